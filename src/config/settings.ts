@@ -1,0 +1,192 @@
+// Every setting of the server: its environment variable, default, documentation and parser.
+// The table below is the single source of truth; the README's settings table is checked against it.
+import os from 'node:os';
+import dotenv from 'dotenv';
+import { AppError } from '../errors.js';
+
+export interface Settings {
+  port: number;
+  host: string;
+  databaseUrl: string | null;
+  dataDir: string;
+  heartbeatIntervalS: number;
+  clientTimeoutS: number;
+  purgeIntervalS: number;
+  logExpiryH: number;
+  partitionIntervalH: number;
+  partitionsAhead: number;
+  maxPendingConnections: number;
+  wsMaxPayload: number;
+  numThreads: number;
+  dbPoolSize: number;
+  dbBatchSize: number;
+  dbSaveLatencyMs: number;
+  dbWriters: number;
+  bufferMaxRows: number;
+  bufferMaxBytes: number;
+  maxNodesPerConnection: number;
+  livenessIntervalS: number;
+  statementTimeoutMs: number;
+  shutdownTimeoutS: number;
+  cacheUpdateTimeoutS: number;
+  cacheUpdateIntervalMs: number;
+  cacheExpiryS: number;
+  assetsPath: string;
+  trustProxy: boolean;
+  logLevel: string;
+}
+
+type Parser<T> = (raw: string) => T;
+interface SettingSpec<K extends keyof Settings> {
+  key: K;
+  env: string;
+  /** Shown in the README; `null` means "computed", see `describeDefault`. */
+  defaultText: string;
+  description: string;
+  parse: Parser<Settings[K]>;
+  /** The default when the variable is unset; may depend on settings parsed before it. */
+  fallback: (s: Partial<Settings>) => Settings[K];
+}
+
+/** Thrown when a setting has an invalid value; start-up stops with its message. */
+export class SettingError extends AppError {
+  constructor(env: string, expected: string, raw: string) {
+    super('CONFIG_INVALID', `${env}=${JSON.stringify(raw)} is invalid: expected ${expected}`);
+  }
+}
+
+function integer(env: string, min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> {
+  const expected = `an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`} (underscores allowed, e.g. 524_288)`;
+  return (raw) => {
+    const cleaned = raw.trim();
+    if (!/^-?\d+(_\d+)*$/.test(cleaned)) throw new SettingError(env, expected, raw);
+    const value = Number(cleaned.replaceAll('_', ''));
+    if (!Number.isSafeInteger(value) || value < min || value > max) throw new SettingError(env, expected, raw);
+    return value;
+  };
+}
+
+function boolean(env: string): Parser<boolean> {
+  return (raw) => {
+    const v = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+    throw new SettingError(env, 'true or false', raw);
+  };
+}
+
+function text(env: string, allowEmpty = false): Parser<string> {
+  return (raw) => {
+    if (!allowEmpty && raw.trim() === '') throw new SettingError(env, 'a non-empty value', raw);
+    return raw.trim();
+  };
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+/** Accepts pino levels and RUST_LOG-style filters such as `debug` or `tetcore_analytics=debug,actix=info`. */
+function logLevel(env: string): Parser<string> {
+  return (raw) => {
+    const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
+    let chosen: string | null = null;
+    for (const part of parts) {
+      const level = (part.includes('=') ? part.split('=')[1] : part).toLowerCase();
+      const mapped = level === 'off' ? 'silent' : level;
+      if (!LOG_LEVELS.includes(mapped)) throw new SettingError(env, `one of ${LOG_LEVELS.join(', ')}`, raw);
+      if (chosen === null || LOG_LEVELS.indexOf(mapped) < LOG_LEVELS.indexOf(chosen)) chosen = mapped;
+    }
+    if (chosen === null) throw new SettingError(env, `one of ${LOG_LEVELS.join(', ')}`, raw);
+    return chosen;
+  };
+}
+
+function databaseUrl(env: string): Parser<string | null> {
+  return (raw) => {
+    const value = raw.trim();
+    if (value === '') return null;
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('protocol');
+    } catch {
+      throw new SettingError(env, 'a postgres:// or postgresql:// URL', raw);
+    }
+    return value;
+  };
+}
+
+const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+
+function spec<K extends keyof Settings>(s: SettingSpec<K>): SettingSpec<K> {
+  return s;
+}
+
+export const SETTINGS = [
+  spec({ key: 'port', env: 'PORT', defaultText: '8080', description: 'TCP port of the HTTP and websocket server', parse: integer('PORT', 0, 65535), fallback: () => 8080 }),
+  spec({ key: 'host', env: 'HOST', defaultText: '0.0.0.0', description: 'Address to listen on', parse: text('HOST'), fallback: () => '0.0.0.0' }),
+  spec({ key: 'databaseUrl', env: 'DATABASE_URL', defaultText: '(unset: embedded database)', description: 'PostgreSQL URL; when unset an embedded PostgreSQL (PGlite) stores its data in `DATA_DIR`', parse: databaseUrl('DATABASE_URL'), fallback: () => null }),
+  spec({ key: 'dataDir', env: 'DATA_DIR', defaultText: './data', description: 'Data folder of the embedded database (ignored with `DATABASE_URL`)', parse: text('DATA_DIR'), fallback: () => './data' }),
+  spec({ key: 'heartbeatIntervalS', env: 'HEARTBEAT_INTERVAL', defaultText: '5', description: 'Seconds between pings to nodes and between liveness checks', parse: integer('HEARTBEAT_INTERVAL', 1), fallback: () => 5 }),
+  spec({ key: 'clientTimeoutS', env: 'CLIENT_TIMEOUT_S', defaultText: '10', description: 'A node connection from which nothing at all (data, ping or pong) arrived for this many seconds is closed', parse: integer('CLIENT_TIMEOUT_S', 1), fallback: () => 10 }),
+  spec({ key: 'purgeIntervalS', env: 'PURGE_INTERVAL_S', defaultText: '600', description: 'Seconds between purges of expired data', parse: integer('PURGE_INTERVAL_S', 1), fallback: () => 600 }),
+  spec({ key: 'logExpiryH', env: 'LOG_EXPIRY_H', defaultText: '280320', description: 'Hours after which messages received on `/` are purged (messages from `/audit` never are)', parse: integer('LOG_EXPIRY_H', 1), fallback: () => 280320 }),
+  spec({ key: 'partitionIntervalH', env: 'PARTITION_INTERVAL_H', defaultText: '1 if `LOG_EXPIRY_H` ≤ 72, else 24', description: 'Hours covered by one time partition of expiring messages', parse: integer('PARTITION_INTERVAL_H', 1, 24 * 31), fallback: (s) => ((s.logExpiryH ?? 0) <= 72 ? 1 : 24) }),
+  spec({ key: 'partitionsAhead', env: 'PARTITIONS_AHEAD', defaultText: '3', description: 'Partitions created ahead of the current time', parse: integer('PARTITIONS_AHEAD', 1, 1000), fallback: () => 3 }),
+  spec({ key: 'maxPendingConnections', env: 'MAX_PENDING_CONNECTIONS', defaultText: '8192', description: 'TCP listen backlog', parse: integer('MAX_PENDING_CONNECTIONS', 1), fallback: () => 8192 }),
+  spec({ key: 'wsMaxPayload', env: 'WS_MAX_PAYLOAD', defaultText: '524_288', description: 'Largest websocket message accepted, in bytes; a larger one closes the connection with code 1009', parse: integer('WS_MAX_PAYLOAD', 1024), fallback: () => 524_288 }),
+  spec({ key: 'numThreads', env: 'NUM_THREADS', defaultText: 'CPUs × 3', description: 'Size of the database worker budget; the default of `DB_POOL_SIZE`', parse: integer('NUM_THREADS', 1), fallback: () => cpus * 3 }),
+  spec({ key: 'dbPoolSize', env: 'DB_POOL_SIZE', defaultText: '`NUM_THREADS`', description: 'Maximum PostgreSQL connections (the embedded database always has one)', parse: integer('DB_POOL_SIZE', 2), fallback: (s) => Math.max(2, s.numThreads ?? cpus * 3) }),
+  spec({ key: 'dbBatchSize', env: 'DB_BATCH_SIZE', defaultText: '1024', description: 'A batch is written as soon as it holds this many messages', parse: integer('DB_BATCH_SIZE', 1, 1_000_000), fallback: () => 1024 }),
+  spec({ key: 'dbSaveLatencyMs', env: 'DB_SAVE_LATENCY_MS', defaultText: '100', description: 'A message waits at most this long before its batch is written', parse: integer('DB_SAVE_LATENCY_MS', 1), fallback: () => 100 }),
+  spec({ key: 'dbWriters', env: 'DB_WRITERS', defaultText: '2', description: 'Batches written concurrently (the embedded database always uses 1)', parse: integer('DB_WRITERS', 1, 64), fallback: () => 2 }),
+  spec({ key: 'bufferMaxRows', env: 'BUFFER_MAX_ROWS', defaultText: '100_000', description: 'Messages held in memory before ingestion sockets stop being read (backpressure)', parse: integer('BUFFER_MAX_ROWS', 1), fallback: () => 100_000 }),
+  spec({ key: 'bufferMaxBytes', env: 'BUFFER_MAX_BYTES', defaultText: '67_108_864', description: 'Bytes of messages held in memory before ingestion sockets stop being read (backpressure)', parse: integer('BUFFER_MAX_BYTES', 1024), fallback: () => 64 * 1024 * 1024 }),
+  spec({ key: 'maxNodesPerConnection', env: 'MAX_NODES_PER_CONNECTION', defaultText: '20', description: 'Distinct envelope ids (nodes) accepted on one websocket; messages of further ids are dropped and counted', parse: integer('MAX_NODES_PER_CONNECTION', 1, 10_000), fallback: () => 20 }),
+  spec({ key: 'livenessIntervalS', env: 'LIVENESS_INTERVAL_S', defaultText: '15', description: 'Seconds between updates of `peer_connections.last_seen` for open connections', parse: integer('LIVENESS_INTERVAL_S', 1, 60), fallback: () => 15 }),
+  spec({ key: 'statementTimeoutMs', env: 'STATEMENT_TIMEOUT_MS', defaultText: '30_000', description: 'Statement timeout of query routes', parse: integer('STATEMENT_TIMEOUT_MS', 1), fallback: () => 30_000 }),
+  spec({ key: 'shutdownTimeoutS', env: 'SHUTDOWN_TIMEOUT_S', defaultText: '30', description: 'On SIGTERM/SIGINT, how long to keep trying to write buffered messages before giving up (and logging what was lost)', parse: integer('SHUTDOWN_TIMEOUT_S', 1), fallback: () => 30 }),
+  spec({ key: 'cacheUpdateTimeoutS', env: 'CACHE_UPDATE_TIMEOUT_S', defaultText: '15', description: 'A feed cache refresh running longer than this logs a warning; at 4× it is abandoned', parse: integer('CACHE_UPDATE_TIMEOUT_S', 1), fallback: () => 15 }),
+  spec({ key: 'cacheUpdateIntervalMs', env: 'CACHE_UPDATE_INTERVAL_MS', defaultText: '1000', description: 'Milliseconds between feed cache refreshes from the database', parse: integer('CACHE_UPDATE_INTERVAL_MS', 10), fallback: () => 1000 }),
+  spec({ key: 'cacheExpiryS', env: 'CACHE_EXPIRY_S', defaultText: '3600', description: 'History window (seconds) kept in the feed cache', parse: integer('CACHE_EXPIRY_S', 1), fallback: () => 3600 }),
+  spec({ key: 'assetsPath', env: 'ASSETS_PATH', defaultText: './static', description: 'Folder of the static dashboards', parse: text('ASSETS_PATH'), fallback: () => './static' }),
+  spec({ key: 'trustProxy', env: 'TRUST_PROXY', defaultText: 'false', description: 'Believe `X-Forwarded-For` for the client address (only behind a proxy you run)', parse: boolean('TRUST_PROXY'), fallback: () => false }),
+  spec({ key: 'logLevel', env: 'LOG_LEVEL', defaultText: 'info', description: 'trace, debug, info, warn, error or silent; `RUST_LOG` is accepted as an alias', parse: logLevel('LOG_LEVEL'), fallback: () => 'info' }),
+] as const;
+
+export type Environment = Record<string, string | undefined>;
+
+/** Loads `.env` (without overriding the process environment) and returns the merged variables. */
+export function loadEnvironment(env: Environment = process.env, dotenvPath?: string): Environment {
+  const fromFile: Record<string, string> = {};
+  dotenv.config({ path: dotenvPath, processEnv: fromFile, quiet: true } as dotenv.DotenvConfigOptions);
+  return { ...fromFile, ...env };
+}
+
+/** Parses every setting; throws a SettingError naming the first invalid variable. */
+export function parseSettings(env: Environment): Settings {
+  const result: Partial<Settings> = {};
+  for (const s of SETTINGS) {
+    let raw = env[s.env];
+    if (raw === undefined && s.env === 'LOG_LEVEL') raw = env.RUST_LOG;
+    const value = raw === undefined ? s.fallback(result) : (s.parse as Parser<unknown>)(raw);
+    (result as Record<string, unknown>)[s.key] = value;
+  }
+  const settings = result as Settings;
+  if (settings.clientTimeoutS < settings.heartbeatIntervalS) {
+    throw new SettingError('CLIENT_TIMEOUT_S', `a value ≥ HEARTBEAT_INTERVAL (${settings.heartbeatIntervalS})`, String(settings.clientTimeoutS));
+  }
+  return settings;
+}
+
+/** The settings as they are logged at start-up: the password of DATABASE_URL masked. */
+export function describeSettings(settings: Settings): Record<string, unknown> {
+  return { ...settings, databaseUrl: settings.databaseUrl === null ? null : maskUrl(settings.databaseUrl) };
+}
+
+export function maskUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '***';
+  }
+}

@@ -1,0 +1,34 @@
+// The catalogue of error codes the server reports, with their HTTP status where one applies.
+// Every error the server raises on purpose is an AppError carrying one of these codes.
+
+export const ERROR_CODES = {
+  CONFIG_INVALID: { status: 500, message: 'invalid configuration' },
+  DB_UNAVAILABLE: { status: 503, message: 'the database is unavailable' },
+  DB_QUERY_FAILED: { status: 500, message: 'the database could not answer the query' },
+  HANDSHAKE_REFUSED: { status: 503, message: 'the connection could not be recorded; try again' },
+  BAD_REQUEST: { status: 400, message: 'invalid request' },
+  NOT_FOUND: { status: 404, message: 'not found' },
+  MIGRATION_FAILED: { status: 500, message: 'database migration failed' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERROR_CODES[code].message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.statusCode = ERROR_CODES[code].status;
+  }
+}
+
+/** SQLSTATE classes that mean "this data can never be stored", as opposed to "try again later". */
+export function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== 'string' || code.length !== 5) return false;
+  // 22: data exception (bad JSON, \u0000, out of range); 23: integrity constraint; 54: program limit (too large)
+  return code.startsWith('22') || code.startsWith('23') || code.startsWith('54');
+}

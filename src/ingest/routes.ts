@@ -1,0 +1,186 @@
+// The ingestion endpoints `/` (expiring) and `/audit` (kept forever): the handshake records a
+// peer_connections row (or is refused with 503), then every message goes to an IngestConnection.
+// Also owns what spans all sockets: heartbeats, backpressure (pause/resume reading) and last_seen.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {} from '@fastify/websocket';
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { Database } from '../storage/database.js';
+import { insertConnection, touchConnections } from '../storage/peer-connections.js';
+import type { Metrics } from '../metrics/catalogue.js';
+import type { Settings } from '../config/settings.js';
+import { IngestConnection } from './connection.js';
+import { NodeHandle } from './node.js';
+import type { BatchWriter } from './writer.js';
+import type { DropRecorder } from './drops.js';
+
+/** Close codes the server sends on ingestion sockets (1009 "too big" is sent by ws itself). */
+export const CLOSE_CODES = { SHUTDOWN: 1001, TOO_BIG: 1009, CLIENT_TIMEOUT: 4408 } as const;
+/** Nodes never answer a close frame (wire-protocol 1.4): the TCP socket is closed this long after it. */
+const CLOSE_GRACE_MS = 500;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    ingestRowId?: number;
+    ingestIp?: string;
+  }
+}
+
+export interface IngestDeps {
+  settings: Settings;
+  db: Database;
+  writer: BatchWriter;
+  metrics: Metrics;
+  log: Logger;
+  recordDrop: DropRecorder;
+  /** Answers a plain (non-websocket) GET on `/`, e.g. with the dashboard. */
+  httpRoot?: (request: FastifyRequest, reply: FastifyReply) => unknown;
+}
+
+/** `ip:port` as the reference stored it; `[v6]:port` for IPv6; IPv4-mapped addresses unwrapped. */
+export function clientAddress(request: FastifyRequest, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = request.headers['x-forwarded-for'];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  let ip = request.socket.remoteAddress ?? 'unknown';
+  if (ip.startsWith('::ffff:')) ip = ip.slice(7);
+  const port = request.socket.remotePort;
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+function isValidUpgrade(request: FastifyRequest): boolean {
+  const h = request.headers;
+  return h['sec-websocket-version'] === '13' && typeof h['sec-websocket-key'] === 'string' && WS_KEY.test(h['sec-websocket-key'].trim());
+}
+
+export class IngestEndpoints {
+  private readonly connections = new Set<IngestConnection>();
+  private accepting = true;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private liveness: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: IngestDeps) {
+    deps.writer.on('pause', () => {
+      for (const c of this.connections) c.socket.pause();
+    });
+    deps.writer.on('resume', () => {
+      for (const c of this.connections) {
+        c.touch(); // silence while paused was ours, not the node's
+        c.socket.resume();
+      }
+    });
+  }
+
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  register(app: FastifyInstance): void {
+    for (const [url, audit] of [['/', false], ['/audit', true]] as const) {
+      app.route({
+        method: 'GET',
+        url,
+        preValidation: async (request, reply) => {
+          if (!request.ws) return;
+          await this.recordHandshake(request, reply, audit);
+        },
+        handler: (request, reply) => {
+          if (url === '/' && this.deps.httpRoot) return this.deps.httpRoot(request, reply);
+          return reply.code(426).header('upgrade', 'websocket').send({ error: 'Upgrade Required', message: `${url} accepts websocket connections from Tetcore nodes (--telemetry-url 'ws://HOST:PORT${url === '/' ? '' : url} 5')` });
+        },
+        wsHandler: (socket, request) => this.accept(socket, request, url, audit),
+      });
+    }
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), this.deps.settings.heartbeatIntervalS * 1000);
+    this.liveness = setInterval(() => void this.touchLiveConnections(), this.deps.settings.livenessIntervalS * 1000);
+    this.heartbeat.unref();
+    this.liveness.unref();
+  }
+
+  private async recordHandshake(request: FastifyRequest, reply: FastifyReply, audit: boolean): Promise<unknown> {
+    const { metrics, db, settings, log } = this.deps;
+    if (!this.accepting) {
+      metrics.handshakesRefused.inc({ reason: 'shutting_down' });
+      return reply.code(503).send({ error: 'Service Unavailable', code: 'SHUTTING_DOWN', message: 'the server is shutting down; reconnect shortly' });
+    }
+    if (!isValidUpgrade(request)) {
+      metrics.handshakesRefused.inc({ reason: 'bad_handshake' });
+      return reply.code(400).send({ error: 'Bad Request', code: 'BAD_HANDSHAKE', message: 'invalid websocket handshake (Sec-WebSocket-Key / Sec-WebSocket-Version 13)' });
+    }
+    const ip = clientAddress(request, settings.trustProxy);
+    try {
+      request.ingestRowId = await insertConnection(db, { ipAddr: ip, audit, envelopeId: null });
+      request.ingestIp = ip;
+    } catch (error) {
+      metrics.handshakesRefused.inc({ reason: 'database' });
+      log.warn({ err: error, ip }, 'could not record a node connection; handshake refused');
+      return reply.code(503).send({ error: 'Service Unavailable', code: 'HANDSHAKE_REFUSED', message: 'the connection could not be recorded in the database; try again' });
+    }
+  }
+
+  private accept(socket: WebSocket, request: FastifyRequest, endpoint: string, audit: boolean): void {
+    const { writer, metrics, recordDrop, settings, log } = this.deps;
+    const node = new NodeHandle(request.ingestIp as string, audit, null, request.ingestRowId as number);
+    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, maxNodesPerConnection: settings.maxNodesPerConnection });
+    this.connections.add(connection);
+    metrics.nodesConnected.inc();
+    metrics.currentConnections.inc();
+    metrics.connectionsOpen.inc({ endpoint });
+    if (writer.isPaused) socket.pause();
+    log.debug({ ip: node.ipAddr, endpoint, row: node.rowId }, 'node connected');
+
+    socket.on('message', (data: Buffer) => connection.handleMessage(data));
+    socket.on('ping', () => connection.touch());
+    socket.on('pong', () => connection.touch());
+    socket.on('error', (error: Error & { code?: string }) => {
+      log.debug({ ip: node.ipAddr, err: error.message, code: error.code }, 'ingestion socket error');
+    });
+    socket.on('close', (code: number) => {
+      this.connections.delete(connection);
+      connection.closed();
+      metrics.nodesDropped.inc();
+      metrics.currentConnections.dec();
+      metrics.connectionsOpen.dec({ endpoint });
+      log.debug({ ip: node.ipAddr, code }, 'node disconnected');
+    });
+  }
+
+  private checkHeartbeats(): void {
+    if (this.deps.writer.isPaused) return; // not reading sockets: silence proves nothing
+    const deadline = Date.now() - this.deps.settings.clientTimeoutS * 1000;
+    for (const connection of this.connections) {
+      if (connection.lastFrameAt < deadline) {
+        this.deps.log.info({ endpoint: connection.endpoint }, `nothing received for ${this.deps.settings.clientTimeoutS} s: disconnecting`);
+        closeSocket(connection.socket, CLOSE_CODES.CLIENT_TIMEOUT, 'client timeout');
+      } else {
+        connection.socket.ping();
+      }
+    }
+  }
+
+  private async touchLiveConnections(): Promise<void> {
+    const ids = [...this.connections].flatMap((c) => c.rowIds());
+    try {
+      await touchConnections(this.deps.db, ids);
+    } catch (error) {
+      this.deps.log.warn({ err: error }, 'could not refresh last_seen of open connections');
+    }
+  }
+
+  /** Refuses new nodes and closes every ingestion socket (what was received stays in the writer). */
+  closeAll(): void {
+    this.accepting = false;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.liveness) clearInterval(this.liveness);
+    for (const connection of this.connections) closeSocket(connection.socket, CLOSE_CODES.SHUTDOWN, 'server shutting down');
+  }
+}
+
+function closeSocket(socket: WebSocket, code: number, reason: string): void {
+  socket.close(code, reason);
+  setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
+}

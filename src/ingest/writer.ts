@@ -1,0 +1,231 @@
+// The batching writer: buffers parsed messages and writes them to substrate_logs in batches of up to
+// DB_BATCH_SIZE rows, at the latest DB_SAVE_LATENCY_MS after the oldest arrived, one COPY per batch.
+// Nothing it accepted is lost silently: a failing batch is retried with back-off; a batch the database
+// rejects for its data is split until the offending rows are found, and only those are dropped (counted).
+// Memory is bounded: past BUFFER_MAX_ROWS/BUFFER_MAX_BYTES it emits 'pause' so sockets stop being read.
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Database } from '../storage/database.js';
+import { copyLogs } from '../storage/substrate-logs.js';
+import { insertConnection, updateConnection } from '../storage/peer-connections.js';
+import { isDataError } from '../errors.js';
+import type { Metrics } from '../metrics/catalogue.js';
+import type { NodeHandle } from './node.js';
+import type { DropReason, StoredRow } from './frame.js';
+
+interface PendingRow {
+  node: NodeHandle;
+  createdAt: string;
+  logs: string;
+}
+
+export interface WriterOptions {
+  batchSize: number;
+  saveLatencyMs: number;
+  maxWriters: number;
+  bufferMaxRows: number;
+  bufferMaxBytes: number;
+}
+
+export type DropListener = (reason: DropReason, count: number, detail?: unknown) => void;
+
+const MAX_BACKOFF_MS = 5_000;
+
+export class BatchWriter extends EventEmitter {
+  private queue: PendingRow[] = [];
+  private queueHead = 0;
+  private heldRows = 0;
+  private heldBytes = 0;
+  private activeWriters = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly nodesToUpdate = new Set<NodeHandle>();
+  private paused = false;
+  private giveUpAt = Infinity;
+  private idleWaiters: Array<() => void> = [];
+  stored = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: WriterOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly onDrop: DropListener,
+  ) {
+    super();
+  }
+
+  get pendingRows(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  enqueue(node: NodeHandle, row: StoredRow): void {
+    this.queue.push({ node, createdAt: row.createdAt, logs: row.logs });
+    this.heldRows += 1;
+    this.heldBytes += row.logs.length;
+    this.updateBackpressure();
+    this.schedule();
+  }
+
+  /** The node's row must be created or updated (identity learnt, disconnected). */
+  nodeChanged(node: NodeHandle): void {
+    this.nodesToUpdate.add(node);
+    this.schedule();
+  }
+
+  /**
+   * Writes everything held, then resolves. Gives up after `timeoutMs` if the database stays unavailable,
+   * dropping (and counting) what is still held; resolves with the number of rows lost.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.giveUpAt = Date.now() + timeoutMs;
+    const droppedBefore = this.droppedAtShutdown;
+    while (this.pendingRows > 0 || this.nodesToUpdate.size > 0 || this.activeWriters > 0) {
+      while (this.activeWriters < this.options.maxWriters && (this.pendingRows > 0 || (this.nodesToUpdate.size > 0 && this.activeWriters === 0))) {
+        this.startBatch();
+      }
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    return this.droppedAtShutdown - droppedBefore;
+  }
+
+  private droppedAtShutdown = 0;
+
+  private schedule(): void {
+    if (this.giveUpAt !== Infinity) return; // drain() drives the batches
+    while (this.pendingRows >= this.options.batchSize && this.activeWriters < this.options.maxWriters) this.startBatch();
+    if (this.timer === null && (this.pendingRows > 0 || this.nodesToUpdate.size > 0)) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.activeWriters < this.options.maxWriters) this.startBatch();
+        // else: the writer finishing calls schedule() again
+      }, this.options.saveLatencyMs);
+    }
+  }
+
+  private takeBatch(): PendingRow[] {
+    const count = Math.min(this.options.batchSize, this.pendingRows);
+    const batch = this.queue.slice(this.queueHead, this.queueHead + count);
+    this.queueHead += count;
+    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    return batch;
+  }
+
+  private startBatch(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const rows = this.takeBatch();
+    const nodes = new Set(this.nodesToUpdate);
+    this.nodesToUpdate.clear();
+    if (rows.length === 0 && nodes.size === 0) return;
+    this.activeWriters += 1;
+    this.writeBatch(rows, nodes)
+      .catch((error) => this.log.error({ err: error }, 'unexpected writer failure'))
+      .finally(() => {
+        this.activeWriters -= 1;
+        for (const row of rows) this.heldBytes -= row.logs.length;
+        this.heldRows -= rows.length;
+        this.updateBackpressure();
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const wake of waiters) wake();
+        this.schedule();
+      });
+  }
+
+  /** Writes one batch, retrying until it is stored (or, during shutdown, until the deadline). */
+  private async writeBatch(rows: PendingRow[], nodes: Set<NodeHandle>): Promise<void> {
+    // Chunks still to write: a chunk the database rejects for its data is split, so retries never
+    // re-send a chunk that was already committed.
+    const chunks: PendingRow[][] = rows.length > 0 ? [rows] : [];
+    for (const row of rows) nodes.add(row.node);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.writeNodes(nodes);
+        while (chunks.length > 0) {
+          const chunk = chunks[0];
+          const started = process.hrtime.bigint();
+          try {
+            await copyLogs(
+              this.db,
+              chunk.map((r) => ({ createdAt: r.createdAt, logs: r.logs, peerConnectionId: r.node.rowId as number, audit: r.node.audit })),
+            );
+          } catch (error) {
+            if (!isDataError(error)) throw error;
+            chunks.shift();
+            if (chunk.length === 1) {
+              this.onDrop('rejected_by_database', 1, { error: (error as Error).message, logs: chunk[0].logs.slice(0, 200) });
+            } else {
+              const middle = chunk.length >> 1;
+              chunks.unshift(chunk.slice(0, middle), chunk.slice(middle));
+            }
+            continue;
+          }
+          chunks.shift();
+          this.stored += chunk.length;
+          this.metrics.messagesStored.inc(chunk.length);
+          this.metrics.batchRows.observe(chunk.length);
+          this.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        }
+        return;
+      } catch (error) {
+        this.metrics.writeFailures.inc({ kind: isDataError(error) ? 'data' : 'unavailable' });
+        if (Date.now() >= this.giveUpAt) {
+          const lost = chunks.reduce((n, c) => n + c.length, 0);
+          this.droppedAtShutdown += lost;
+          if (lost > 0) this.onDrop('shutdown_timeout', lost, { error: (error as Error).message });
+          return;
+        }
+        const delay = Math.min(MAX_BACKOFF_MS, 50 * 2 ** Math.min(attempt, 10));
+        if (attempt === 0 || attempt % 10 === 0) {
+          this.log.warn({ err: error, rows: chunks.reduce((n, c) => n + c.length, 0), attempt }, 'writing a batch failed; retrying');
+        }
+        await sleep(Math.min(delay, Math.max(0, this.giveUpAt - Date.now())));
+      }
+    }
+  }
+
+  /** Creates the rows of nodes that have none yet and writes what changed about them. */
+  private async writeNodes(nodes: Set<NodeHandle>): Promise<void> {
+    for (const node of nodes) {
+      const rowId = await node.ensureRow(() => insertConnection(this.db, { ipAddr: node.ipAddr, audit: node.audit, envelopeId: node.envelopeId }));
+      if (node.needsUpdate) {
+        node.needsUpdate = false;
+        try {
+          await updateConnection(this.db, { id: rowId, identity: { ...node.identity }, envelopeId: node.envelopeId, disconnected: node.closed });
+        } catch (error) {
+          node.needsUpdate = true;
+          throw error;
+        }
+      }
+      nodes.delete(node);
+    }
+  }
+
+  private updateBackpressure(): void {
+    this.metrics.bufferRows.set(this.heldRows);
+    this.metrics.bufferBytes.set(this.heldBytes);
+    const over = this.heldRows >= this.options.bufferMaxRows || this.heldBytes >= this.options.bufferMaxBytes;
+    const under = this.heldRows <= this.options.bufferMaxRows / 2 && this.heldBytes <= this.options.bufferMaxBytes / 2;
+    if (!this.paused && over) {
+      this.paused = true;
+      this.metrics.ingestPaused.set(1);
+      this.log.warn({ rows: this.heldRows, bytes: this.heldBytes }, 'database behind: pausing ingestion sockets');
+      this.emit('pause');
+    } else if (this.paused && under) {
+      this.paused = false;
+      this.metrics.ingestPaused.set(0);
+      this.log.info({ rows: this.heldRows, bytes: this.heldBytes }, 'database caught up: resuming ingestion sockets');
+      this.emit('resume');
+    }
+  }
+}

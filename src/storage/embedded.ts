@@ -1,0 +1,69 @@
+// Database backend for the embedded default: PGlite (PostgreSQL compiled to WASM) with its data on disk.
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { type Database, type Transaction, type QueryResult, type Row, TYPE_OIDS, parseInt8, quoteIdentifier } from './database.js';
+
+const identity = (text: string) => text;
+const parsers = {
+  [TYPE_OIDS.TIMESTAMP]: identity,
+  [TYPE_OIDS.TIMESTAMPTZ]: identity,
+  [TYPE_OIDS.DATE]: identity,
+  [TYPE_OIDS.NUMERIC]: identity,
+  [TYPE_OIDS.INT8]: parseInt8,
+};
+
+export class EmbeddedDatabase implements Database {
+  readonly kind = 'embedded' as const;
+  readonly maxWriters = 1;
+
+  private constructor(private readonly db: PGlite) {}
+
+  /** `dataDir` null keeps the database in memory (tests). */
+  static async open(dataDir: string | null): Promise<EmbeddedDatabase> {
+    if (dataDir !== null) await mkdir(dataDir, { recursive: true });
+    const db = await PGlite.create(dataDir ?? undefined, { parsers });
+    await db.exec(`SET TimeZone = 'UTC'`);
+    return new EmbeddedDatabase(db);
+  }
+
+  async query<T = Row>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    const result = await this.db.query<T>(sql, params as unknown[]);
+    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  }
+
+  async exec(script: string): Promise<void> {
+    await this.db.exec(script);
+  }
+
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) =>
+      fn({
+        async query<R = Row>(sql: string, params?: unknown[]) {
+          const r = await tx.query<R>(sql, params as unknown[]);
+          return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+        },
+        async exec(script: string) {
+          await tx.exec(script);
+        },
+      }),
+    );
+  }
+
+  /** The embedded database has a single session: the session is the database itself. */
+  async session<T>(fn: (session: Transaction) => Promise<T>): Promise<T> {
+    return fn({ query: (sql, params) => this.query(sql, params), exec: (script) => this.exec(script) });
+  }
+
+  async copyText(table: string, columns: readonly string[], payload: string): Promise<number> {
+    const result = await this.db.query(
+      `COPY ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) FROM '/dev/blob'`,
+      [],
+      { blob: new Blob([payload]) },
+    );
+    return result.affectedRows ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.closed) await this.db.close();
+  }
+}

@@ -1,0 +1,13 @@
+// `npm run migrate`: applies the migrations to the configured database and exits.
+import { loadEnvironment, parseSettings } from '../config/settings.js';
+import { openDatabase } from './open.js';
+import { migrate } from './migrate.js';
+
+const settings = parseSettings(loadEnvironment());
+const db = await openDatabase(settings);
+try {
+  const result = await migrate(db);
+  process.stdout.write(`${db.kind} database at migration ${result.version}; applied now: ${result.applied.join(', ') || 'none'}\n`);
+} finally {
+  await db.close();
+}

@@ -1,0 +1,44 @@
+// Applies the SQL migrations in ./migrations with postgrator, inside one transaction that holds an
+// advisory lock, so instances starting together apply them once and never see a half-migrated schema.
+import { fileURLToPath } from 'node:url';
+import Postgrator from 'postgrator';
+import type { Database } from './database.js';
+import { AppError } from '../errors.js';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+export const MIGRATION_TABLE = 'tetcore_analytics_migrations';
+/** Arbitrary but fixed: the advisory lock key that serialises migrations across instances. */
+const MIGRATION_LOCK_KEY = 7_305_001;
+
+export interface MigrationResult {
+  applied: string[];
+  version: number;
+}
+
+export async function migrate(db: Database): Promise<MigrationResult> {
+  try {
+    return await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      const postgrator = new Postgrator({
+        migrationPattern: `${MIGRATIONS_DIR.replaceAll('\\', '/')}*.sql`,
+        driver: 'pg',
+        database: 'tetcore',
+        schemaTable: MIGRATION_TABLE,
+        execQuery: (sql: string) => tx.query(sql),
+        execSqlScript: (sql: string) => tx.exec(sql),
+      });
+      const applied = await postgrator.migrate();
+      const version = Number(await postgrator.getDatabaseVersion());
+      return { applied: applied.map((m) => `${m.version}.${m.name}`), version };
+    });
+  } catch (error) {
+    throw new AppError('MIGRATION_FAILED', `database migration failed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The highest migration version present in the repository (what `/ready` expects). */
+export async function latestMigrationVersion(): Promise<number> {
+  const { readdir } = await import('node:fs/promises');
+  const versions = (await readdir(MIGRATIONS_DIR)).map((f) => Number(f.split('.')[0])).filter(Number.isFinite);
+  return Math.max(0, ...versions);
+}

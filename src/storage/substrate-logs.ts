@@ -1,0 +1,32 @@
+// Writing `substrate_logs`: the COPY text encoding of a batch of stored messages.
+import type { Database } from './database.js';
+
+export const LOG_COLUMNS = ['created_at', 'logs', 'peer_connection_id', 'audit'] as const;
+
+export interface LogRow {
+  createdAt: string;
+  logs: string;
+  peerConnectionId: number;
+  audit: boolean;
+}
+
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Escapes a value for COPY's text format (backslash, and whitespace that would end a field or row). */
+export function copyEscape(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]) : value;
+}
+
+export function encodeCopyRows(rows: readonly LogRow[]): string {
+  let payload = '';
+  for (const row of rows) {
+    payload += `${row.createdAt}\t${copyEscape(row.logs)}\t${row.peerConnectionId}\t${row.audit ? 't' : 'f'}\n`;
+  }
+  return payload;
+}
+
+export async function copyLogs(db: Database, rows: readonly LogRow[]): Promise<number> {
+  return db.copyText('substrate_logs', LOG_COLUMNS, encodeCopyRows(rows));
+}

@@ -1,0 +1,44 @@
+// Starts a real server instance (in this process) on a free port against a test database.
+import { pino } from 'pino';
+import { parseSettings, type Settings } from '../../src/config/settings.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import type { Database } from '../../src/storage/database.js';
+import type { TestBackend } from './backends.js';
+
+export interface TestServer extends RunningServer {
+  settings: Settings;
+  url(path?: string): string;
+  httpUrl(path?: string): string;
+  /** Closes the server (if still open) and drops the database. */
+  dispose(): Promise<void>;
+}
+
+export async function startTestServer(backend: TestBackend, env: Record<string, string> = {}): Promise<TestServer> {
+  const created = await backend.create();
+  const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', ...env, ...(created.url ? { DATABASE_URL: created.url } : {}) });
+  const server = await startServer(settings, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), { db: created.db as Database });
+  let disposed = false;
+  return {
+    ...server,
+    settings,
+    url: (path = '/') => `ws://127.0.0.1:${server.port}${path}`,
+    httpUrl: (path = '/') => `http://127.0.0.1:${server.port}${path}`,
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await server.close().catch(() => {});
+      await created.drop();
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
