@@ -16,6 +16,7 @@ import { Purger } from './purge/purger.js';
 import { registerOpsRoutes } from './api/ops.js';
 import { registerApiRoutes } from './api/index.js';
 import { registerFeed } from './feed/index.js';
+import { registerMetricsRoute } from './metrics/route.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -92,10 +93,11 @@ export async function startServer(settings: Settings, log: Logger, options: { db
       done();
     },
   });
-  ingest.register(app);
-  registerOpsRoutes(app, { db, metrics });
-  await registerApiRoutes(app, { db, metrics, settings });
   const feed = await registerFeed(app, { db, metrics, settings, log });
+  ingest.register(app, { httpRoot: feed.overview });
+  registerOpsRoutes(app, { db, metrics });
+  registerMetricsRoute(app, metrics);
+  await registerApiRoutes(app, { db, metrics, settings });
 
   await app.listen({ port: settings.port, host: settings.host, backlog: settings.maxPendingConnections });
   const address = app.server.address();

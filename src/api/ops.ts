@@ -1,5 +1,5 @@
 // Routes for operators and orchestrators: /health (process up), /ready (database reachable and
-// migrated), /metrics (Prometheus), /stats/version.
+// migrated), /stats/version.
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';
@@ -26,11 +26,6 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Database; me
     } catch (error) {
       return reply.code(503).send({ status: 'not ready', reason: `database unavailable: ${(error as Error).message}` });
     }
-  });
-
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
   });
 
   app.get('/stats/version', async () => {

@@ -33,7 +33,10 @@ export interface IngestDeps {
   metrics: Metrics;
   log: Logger;
   recordDrop: DropRecorder;
-  /** Answers a plain (non-websocket) GET on `/`, e.g. with the dashboard. */
+}
+
+export interface IngestRouteOptions {
+  /** Answers a plain (non-websocket) GET on `/`, e.g. with the nodes overview page. */
   httpRoot?: (request: FastifyRequest, reply: FastifyReply) => unknown;
 }
 
@@ -79,7 +82,7 @@ export class IngestEndpoints {
     return this.connections.size;
   }
 
-  register(app: FastifyInstance): void {
+  register(app: FastifyInstance, options: IngestRouteOptions = {}): void {
     for (const [url, audit] of [['/', false], ['/audit', true]] as const) {
       app.route({
         method: 'GET',
@@ -89,7 +92,7 @@ export class IngestEndpoints {
           await this.recordHandshake(request, reply, audit);
         },
         handler: (request, reply) => {
-          if (url === '/' && this.deps.httpRoot) return this.deps.httpRoot(request, reply);
+          if (url === '/' && options.httpRoot) return options.httpRoot(request, reply);
           return reply.code(426).header('upgrade', 'websocket').send({ error: 'Upgrade Required', message: `${url} accepts websocket connections from Tetcore nodes (--telemetry-url 'ws://HOST:PORT${url === '/' ? '' : url} 5')` });
         },
         wsHandler: (socket, request) => this.accept(socket, request, url, audit),
