@@ -88,9 +88,8 @@ export async function startServer(settings: Settings, log: Logger, options: { db
       socket.terminate();
     },
     // Sockets are closed by shutdown() below, after which the writer drains.
-    preClose: (done) => {
-      ingest.closeAll();
-      done();
+    preClose: async () => {
+      await ingest.closeAll();
     },
   });
   const feed = await registerFeed(app, { db, metrics, settings, log });
@@ -107,7 +106,7 @@ export async function startServer(settings: Settings, log: Logger, options: { db
   let closing: Promise<number> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      ingest.closeAll();
+      await ingest.closeAll();
       const closed = app.close();
       const lost = await writer.drain(settings.shutdownTimeoutS * 1000);
       await closed;

@@ -174,12 +174,23 @@ export class IngestEndpoints {
     }
   }
 
-  /** Refuses new nodes and closes every ingestion socket (what was received stays in the writer). */
-  closeAll(): void {
+  /**
+   * Refuses new nodes and closes every ingestion socket; resolves once all are closed, so that every
+   * message read from them has reached the writer.
+   */
+  async closeAll(): Promise<void> {
     this.accepting = false;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.liveness) clearInterval(this.liveness);
-    for (const connection of this.connections) closeSocket(connection.socket, CLOSE_CODES.SHUTDOWN, 'server shutting down');
+    const closing = [...this.connections].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          if (connection.socket.readyState === connection.socket.CLOSED) return resolve();
+          connection.socket.once('close', () => resolve());
+          closeSocket(connection.socket, CLOSE_CODES.SHUTDOWN, 'server shutting down');
+        }),
+    );
+    await Promise.all(closing);
   }
 }
 

@@ -6,7 +6,7 @@ import type { Database, Queryable } from './database.js';
 export const EXPIRING_PARENT = 'substrate_logs_expiring';
 export const EXPIRING_DEFAULT = 'substrate_logs_expiring_default';
 const PARTITION_LOCK_KEY = 7_305_002;
-const PURGE_LOCK_KEY = 7_305_003;
+export const PURGE_LOCK_KEY = 7_305_003;
 const HOUR_MS = 3_600_000;
 
 export interface Partition {
