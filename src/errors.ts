@@ -9,6 +9,12 @@ export const ERROR_CODES = {
   BAD_REQUEST: { status: 400, message: 'invalid request' },
   NOT_FOUND: { status: 404, message: 'not found' },
   MIGRATION_FAILED: { status: 500, message: 'database migration failed' },
+  // Query API
+  INVALID_PARAMETER: { status: 400, message: 'a parameter is missing or invalid' },
+  INVALID_BODY: { status: 400, message: 'the request body is not valid' },
+  BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'the request body must be JSON (Content-Type: application/json)' },
+  QUERY_TIMEOUT: { status: 503, message: 'the query took longer than the statement timeout' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

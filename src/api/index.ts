@@ -1,8 +1,20 @@
-// Registers the JSON query routes (nodes, logs, reputation, stats, benchmarks, host systems).
+// Registers the JSON query routes (nodes, logs, reputation, stats, benchmarks, host systems) in one
+// encapsulated plugin that shares: schema validation (validation.ts), the error format (errors.ts),
+// the serializer (json.ts), the statement timeout on every query, and the `requests` counter.
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
+import { createQueryRunner, type QueryRunner } from '../storage/queries/run.js';
+import { registerDocs } from './docs.js';
+import { validatorCompiler } from './validation.js';
+import { createErrorHandler } from './errors.js';
+import { toJson } from './json.js';
+import { registerNodeRoutes } from './nodes.js';
+import { registerReputationRoutes } from './reputation.js';
+import { registerStatsRoutes } from './stats.js';
+import { registerBenchmarkRoutes } from './benchmarks.js';
+import { registerHostSystemRoutes } from './host-systems.js';
 
 export interface ApiDeps {
   db: Database;
@@ -10,6 +22,26 @@ export interface ApiDeps {
   settings: Settings;
 }
 
-export async function registerApiRoutes(_app: FastifyInstance, _deps: ApiDeps): Promise<void> {
-  // Routes are added here by the query API.
+export interface ApiContext extends ApiDeps {
+  /** Runs read/write queries in one transaction under STATEMENT_TIMEOUT_MS. */
+  run: QueryRunner;
+}
+
+export async function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  registerDocs(app);
+  const context: ApiContext = { ...deps, run: createQueryRunner(deps.db, deps.settings.statementTimeoutMs) };
+  await app.register(async (api) => {
+    api.setValidatorCompiler(validatorCompiler);
+    api.setSerializerCompiler(() => toJson);
+    api.setReplySerializer(toJson);
+    api.setErrorHandler(createErrorHandler(deps.settings.statementTimeoutMs));
+    api.addHook('onRequest', async () => {
+      deps.metrics.requests.inc();
+    });
+    registerNodeRoutes(api, context);
+    registerReputationRoutes(api, context);
+    registerStatsRoutes(api, context);
+    registerBenchmarkRoutes(api, context);
+    registerHostSystemRoutes(api, context);
+  });
 }

@@ -1,0 +1,214 @@
+// Benchmarks: GET/POST /benchmarks (README format and the reference code's {setup} format),
+// GET /benchmarks/example, POST /benchmarks/events, GET /benchmarks/{id}/events, GET /benchmarks/{id}/targets.
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { ApiContext } from './index.js';
+import {
+  benchmarkExists,
+  benchmarkPeerId,
+  insertBenchmarkEvent,
+  insertReadmeBenchmark,
+  insertSetupBenchmark,
+  listBenchmarkEvents,
+  listBenchmarks,
+  type BenchmarkRow,
+} from '../storage/queries/benchmarks.js';
+import { targetsOfPeer } from '../storage/queries/substrate-logs.js';
+import { API_BODY_LIMIT, BODY_ERRORS, Id, Nullable, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
+import { formatTimestamp, parseTime } from './time.js';
+import { rawJson } from './json.js';
+import { invalidParameter, notFound } from './errors.js';
+
+const README_EXAMPLE = {
+  benchmark_spec: { tdb: 'tbd' },
+  chain_spec: { name: 'Development', etc: 'more chain spec stuff' },
+  description: 'notes',
+  host_system_id: 2,
+  ts_end: '2019-10-28T14:05:27.618903',
+  ts_start: '1970-01-01T00:00:01',
+};
+
+const SetupBody = Type.Object(
+  { setup: Type.Unknown({ description: 'Any JSON; by convention `setup.substrate.peerId` is the benchmarked node' }) },
+  { title: '{setup} (reference code format)' },
+);
+
+const ReadmeBody = Type.Object(
+  {
+    benchmark_spec: Type.Unknown({ description: 'Any JSON' }),
+    chain_spec: Type.Unknown({ description: 'Any JSON' }),
+    description: Text('Notes'),
+    host_system_id: Id('id of an existing host system'),
+    ts_start: TimeInput('Start of the benchmark'),
+    ts_end: TimeInput('End of the benchmark'),
+  },
+  { title: '{benchmark_spec, chain_spec, description, host_system_id, ts_start, ts_end} (README format)' },
+);
+
+const NewBenchmark = Type.Union([ReadmeBody, SetupBody], { examples: [README_EXAMPLE, { setup: { substrate: { peerId: '12D3KooW…' } } }] });
+
+const Benchmark = Type.Object(
+  {
+    id: Type.Integer(),
+    setup: Type.Unknown({ description: '`{}` for benchmarks created in the README format' }),
+    created_at: TimeOutput('When the benchmark was created'),
+    description: Nullable(Type.String()),
+    host_system_id: Nullable(Type.Integer()),
+    ts_start: Nullable(TimeOutput()),
+    ts_end: Nullable(TimeOutput()),
+    chain_spec: Type.Unknown(),
+    benchmark_spec: Type.Unknown(),
+  },
+  { title: 'Benchmark', description: 'README-format fields are null for benchmarks created with {setup}' },
+);
+
+const NewEvent = Type.Object(
+  {
+    benchmark_id: Id('id of an existing benchmark'),
+    name: Text('Event name'),
+    phase: Text('e.g. `start` or `end`'),
+    created_at: Type.Optional(TimeInput('When it happened; default: now')),
+  },
+  { title: 'NewBenchmarkEvent' },
+);
+
+const BenchmarkEvent = Type.Object(
+  { id: Type.Integer(), benchmark_id: Type.Integer(), name: Type.String(), phase: Type.String(), created_at: TimeOutput() },
+  { title: 'BenchmarkEvent' },
+);
+
+const BenchmarkParams = Type.Object({ benchmark_id: Id('Benchmark id') });
+const NOT_FOUND = { 404: { ...QUERY_ERRORS[400], description: 'No benchmark has this id' } };
+
+function formatBenchmark(row: BenchmarkRow) {
+  return {
+    id: row.id,
+    setup: rawJson(row.setup),
+    created_at: formatTimestamp(row.created_at),
+    description: row.description,
+    host_system_id: row.host_system_id,
+    ts_start: formatTimestamp(row.ts_start),
+    ts_end: formatTimestamp(row.ts_end),
+    chain_spec: rawJson(row.chain_spec),
+    benchmark_spec: rawJson(row.benchmark_spec),
+  };
+}
+
+const isForeignKeyViolation = (error: unknown) => (error as { code?: string })?.code === '23503';
+
+export function registerBenchmarkRoutes(app: FastifyInstance, { run }: ApiContext): void {
+  app.get(
+    '/benchmarks',
+    { schema: { tags: ['benchmarks'], summary: 'List benchmarks, newest first', response: { 200: Type.Array(Benchmark), ...QUERY_ERRORS } } },
+    async () => (await run((db) => listBenchmarks(db))).map(formatBenchmark),
+  );
+
+  app.post<{ Body: Static<typeof NewBenchmark> }>(
+    '/benchmarks',
+    {
+      bodyLimit: API_BODY_LIMIT,
+      schema: {
+        tags: ['benchmarks'],
+        summary: 'Create a benchmark; returns it with its new id',
+        description: 'Accepts the README format or the reference code’s `{"setup": …}` (a body with a `setup` key is taken as the latter).',
+        body: NewBenchmark,
+        response: { 200: Benchmark, ...QUERY_ERRORS, ...BODY_ERRORS },
+      },
+    },
+    async (request) => {
+      const body = request.body as Record<string, unknown>;
+      if ('setup' in body) {
+        return formatBenchmark(await run((db) => insertSetupBenchmark(db, JSON.stringify(body.setup ?? null))));
+      }
+      const b = body as Static<typeof ReadmeBody>;
+      try {
+        const row = await run((db) =>
+          insertReadmeBenchmark(db, {
+            benchmarkSpecJson: JSON.stringify(b.benchmark_spec ?? null),
+            chainSpecJson: JSON.stringify(b.chain_spec ?? null),
+            description: b.description,
+            hostSystemId: b.host_system_id,
+            tsStart: parseTime(b.ts_start) as string,
+            tsEnd: parseTime(b.ts_end) as string,
+          }),
+        );
+        return formatBenchmark(row);
+      } catch (error) {
+        if (isForeignKeyViolation(error)) throw invalidParameter('host_system_id', 'body', 'the id of an existing host system (see GET /host_systems)', b.host_system_id);
+        throw error;
+      }
+    },
+  );
+
+  app.get(
+    '/benchmarks/example',
+    { schema: { tags: ['benchmarks'], summary: 'An example body for POST /benchmarks (README format)', response: { 200: Type.Unknown() } } },
+    async () => README_EXAMPLE,
+  );
+
+  app.post<{ Body: Static<typeof NewEvent> }>(
+    '/benchmarks/events',
+    {
+      bodyLimit: API_BODY_LIMIT,
+      schema: {
+        tags: ['benchmarks'],
+        summary: 'Record an event of a benchmark; returns it with its new id',
+        body: NewEvent,
+        response: { 200: BenchmarkEvent, ...QUERY_ERRORS, ...BODY_ERRORS },
+      },
+    },
+    async (request) => {
+      const e = request.body;
+      try {
+        const row = await run((db) =>
+          insertBenchmarkEvent(db, { benchmarkId: e.benchmark_id, name: e.name, phase: e.phase, createdAt: e.created_at === undefined ? undefined : (parseTime(e.created_at) as string) }),
+        );
+        return { ...row, created_at: formatTimestamp(row.created_at) };
+      } catch (error) {
+        if (isForeignKeyViolation(error)) throw invalidParameter('benchmark_id', 'body', 'the id of an existing benchmark (see GET /benchmarks)', e.benchmark_id);
+        throw error;
+      }
+    },
+  );
+
+  app.get<{ Params: Static<typeof BenchmarkParams> }>(
+    '/benchmarks/:benchmark_id/events',
+    {
+      schema: {
+        tags: ['benchmarks'],
+        summary: 'Events of a benchmark, by name',
+        params: BenchmarkParams,
+        response: { 200: Type.Array(BenchmarkEvent), ...QUERY_ERRORS, ...NOT_FOUND },
+      },
+    },
+    async (request) => {
+      const id = request.params.benchmark_id;
+      const rows = await run(async (db) => ((await benchmarkExists(db, id)) ? listBenchmarkEvents(db, id) : null));
+      if (rows === null) throw notFound(`benchmark ${id}`, 'benchmark_id', 'params');
+      return rows.map((r) => ({ ...r, created_at: formatTimestamp(r.created_at) }));
+    },
+  );
+
+  app.get<{ Params: Static<typeof BenchmarkParams> }>(
+    '/benchmarks/:benchmark_id/targets',
+    {
+      schema: {
+        tags: ['benchmarks'],
+        summary: 'Distinct `target` values in the messages of the benchmarked node',
+        description: 'The node is `setup.substrate.peerId` (or `benchmark_spec.substrate.peerId`); `[]` when the benchmark names none.',
+        params: BenchmarkParams,
+        response: { 200: Type.Array(Type.Object({ target: Type.String() })), ...QUERY_ERRORS, ...NOT_FOUND },
+      },
+    },
+    async (request) => {
+      const id = request.params.benchmark_id;
+      const targets = await run(async (db) => {
+        const peerId = await benchmarkPeerId(db, id);
+        if (peerId === undefined) return null;
+        return peerId === null ? [] : targetsOfPeer(db, peerId);
+      });
+      if (targets === null) throw notFound(`benchmark ${id}`, 'benchmark_id', 'params');
+      return targets.map((target) => ({ target }));
+    },
+  );
+}

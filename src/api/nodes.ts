@@ -1,0 +1,123 @@
+// GET /nodes, GET /nodes/log_stats, GET /nodes/logs.
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { ApiContext } from './index.js';
+import { listNodes } from '../storage/queries/peer-connections.js';
+import { logStats, recentLogs } from '../storage/queries/substrate-logs.js';
+import { Limit, Nullable, PeerId, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
+import { formatTimestamp, parseTime } from './time.js';
+import { rawJson } from './json.js';
+import { ApiError } from './errors.js';
+
+/** A connection whose server has not refreshed `last_seen` for this long is not connected. */
+export const CONNECTED_WINDOW_S = 60;
+
+const NodesQuery = Type.Object({
+  chain: Type.Optional(Text('Only connections on this chain (exact name, e.g. `Local Testnet`)', { minLength: 1, maxLength: 512 })),
+  audit: Type.Optional(Type.Boolean({ description: '`true`: only connections to `/audit`; `false`: only connections to `/`' })),
+});
+
+const NodeRow = Type.Object(
+  {
+    id: Type.Integer({ description: 'peer_connections.id of the latest connection' }),
+    ip_addr: Type.String({ description: 'Remote address `ip:port`' }),
+    peer_id: Nullable(Type.String()),
+    created_at: TimeOutput('When the latest connection was opened (naive UTC)'),
+    audit: Type.Boolean(),
+    name: Nullable(Type.String()),
+    chain: Nullable(Type.String()),
+    version: Nullable(Type.String()),
+    authority: Nullable(Type.Boolean()),
+    startup_time: Nullable(Type.Integer({ description: 'ms since the epoch' })),
+    implementation: Nullable(Type.String()),
+    connected: Type.Boolean({ description: `A connection of this node is open on a server that refreshed it in the last ${CONNECTED_WINDOW_S} s` }),
+    last_seen: Nullable(TimeOutput('Latest sign of life over all the node’s connections (naive UTC)')),
+  },
+  { title: 'Node' },
+);
+
+const PeerQuery = Type.Object({ peer_id: PeerId('Peer id of the node (required)') });
+
+const LogStat = Type.Object({ qty: Type.Integer(), log_type: Nullable(Type.String({ description: '`msg` of the messages (null for messages without one)' })) });
+
+const LogsQuery = Type.Object({
+  peer_id: PeerId('Peer id of the node (required)'),
+  msg: Type.Optional(Text('Only this message type, e.g. `block.import`', { minLength: 1, maxLength: 512 })),
+  target: Type.Optional(Text('Only messages with this `target`, e.g. `pallet_babe` (with or without `msg`)', { minLength: 1, maxLength: 512 })),
+  start_time: Type.Optional(TimeInput('Only messages newer than this (exclusive); default: no lower bound')),
+  end_time: Type.Optional(TimeInput('Only messages older than this (exclusive); default: now')),
+  limit: Type.Optional(Limit(100, 'messages')),
+});
+
+const LogRow = Type.Object(
+  {
+    ip_addr: Type.String(),
+    peer_id: Type.String(),
+    msg: Nullable(Type.String()),
+    created_at: TimeOutput('The message’s `ts`, in UTC'),
+    logs: Type.Unknown({ description: 'The stored message (V2 envelopes unwrapped)' }),
+  },
+  { title: 'LogMessage' },
+);
+
+export function registerNodeRoutes(app: FastifyInstance, { run }: ApiContext): void {
+  app.get<{ Querystring: Static<typeof NodesQuery> }>(
+    '/nodes',
+    {
+      schema: {
+        tags: ['nodes'],
+        summary: 'Logged nodes: the latest connection of each peer id, with liveness',
+        description:
+          'One entry per peer id (its latest connection row), ordered by peer id; connections that never told a peer id follow, one entry each. ' +
+          '`connected` and `last_seen` consider every connection of the node, on every server sharing the database.',
+        querystring: NodesQuery,
+        response: { 200: Type.Array(NodeRow), ...QUERY_ERRORS },
+      },
+    },
+    async (request) => {
+      const rows = await run((db) => listNodes(db, { chain: request.query.chain, audit: request.query.audit, connectedWindowS: CONNECTED_WINDOW_S }));
+      return rows.map((r) => ({ ...r, created_at: formatTimestamp(r.created_at), last_seen: formatTimestamp(r.last_seen) }));
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof PeerQuery> }>(
+    '/nodes/log_stats',
+    {
+      schema: {
+        tags: ['nodes'],
+        summary: 'Number of stored messages of each type for a node',
+        description: 'Over every connection of the peer (audit or not, any age), ordered by message type.',
+        querystring: PeerQuery,
+        response: { 200: Type.Array(LogStat), ...QUERY_ERRORS },
+      },
+    },
+    async (request) => run((db) => logStats(db, request.query.peer_id)),
+  );
+
+  app.get<{ Querystring: Static<typeof LogsQuery> }>(
+    '/nodes/logs',
+    {
+      schema: {
+        tags: ['nodes'],
+        summary: 'Recent messages of a node, newest first',
+        description: 'Messages of every connection of the peer with `start_time < created_at < end_time`, newest first, at most `limit`.',
+        querystring: LogsQuery,
+        response: { 200: Type.Array(LogRow), ...QUERY_ERRORS },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const start = q.start_time === undefined ? undefined : (parseTime(q.start_time) as string);
+      const end = q.end_time === undefined ? undefined : (parseTime(q.end_time) as string);
+      if (start !== undefined && end !== undefined && start >= end) {
+        throw new ApiError('INVALID_PARAMETER', `start_time (${q.start_time}) must be before end_time (${q.end_time})`, {
+          parameter: 'start_time',
+          in: 'querystring',
+          expected: 'a time before end_time',
+        });
+      }
+      const rows = await run((db) => recentLogs(db, { peerId: q.peer_id, msg: q.msg, target: q.target, start, end, limit: q.limit ?? 100 }));
+      return rows.map((r) => ({ ip_addr: r.ip_addr, peer_id: r.peer_id, msg: r.msg, created_at: formatTimestamp(r.created_at), logs: rawJson(r.logs) }));
+    },
+  );
+}

@@ -1,0 +1,92 @@
+// Reads of substrate_logs for the query API: messages per type, recent messages of a node, and the
+// profiling targets of a benchmarked node. Reputation (network states) is in reputation.ts.
+import type { Queryable } from '../database.js';
+
+export interface LogStatRow {
+  qty: number;
+  log_type: string | null;
+}
+
+/**
+ * Messages per type over every connection of a peer (audit or not, any age). Served by
+ * substrate_logs_peer_msg_created_idx (index-only scan per connection and partition).
+ */
+export async function logStats(db: Queryable, peerId: string): Promise<LogStatRow[]> {
+  const result = await db.query<LogStatRow>(
+    `SELECT count(*)::int8 AS qty, s.msg AS log_type
+       FROM peer_connections pc JOIN substrate_logs s ON s.peer_connection_id = pc.id
+      WHERE pc.peer_id = $1
+      GROUP BY s.msg
+      ORDER BY s.msg NULLS LAST`,
+    [peerId],
+  );
+  return result.rows;
+}
+
+export interface LogQuery {
+  peerId: string;
+  msg?: string;
+  target?: string;
+  /** Exclusive bounds, naive UTC text; `end` null means now. */
+  start?: string;
+  end?: string;
+  limit: number;
+}
+
+export interface LogRow {
+  ip_addr: string;
+  peer_id: string;
+  msg: string | null;
+  created_at: string;
+  /** The stored JSON document, as text. */
+  logs: string;
+}
+
+/**
+ * The newest messages of a peer, newest first. For each of its connections, the newest `limit` rows come
+ * from a backward scan of (peer_connection_id, msg, created_at) when `msg` is given, else of
+ * (peer_connection_id, created_at) (migration 003), merged across partitions; then the newest `limit`
+ * overall. `logs` is converted to text only for the rows returned.
+ */
+export async function recentLogs(db: Queryable, query: LogQuery): Promise<LogRow[]> {
+  const params: unknown[] = [query.peerId, query.limit];
+  const conditions = ['s.peer_connection_id = pc.id'];
+  const bind = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (query.start !== undefined) conditions.push(`s.created_at > ${bind(query.start)}::timestamp`);
+  conditions.push(query.end !== undefined ? `s.created_at < ${bind(query.end)}::timestamp` : `s.created_at < (now() AT TIME ZONE 'utc')`);
+  if (query.msg !== undefined) conditions.push(`s.msg = ${bind(query.msg)}`);
+  if (query.target !== undefined) conditions.push(`s.logs->>'target' = ${bind(query.target)}`);
+  const result = await db.query<LogRow>(
+    `SELECT ip_addr, peer_id, msg, created_at, logs::text AS logs FROM (
+       SELECT pc.ip_addr, pc.peer_id, l.msg, l.created_at, l.logs
+         FROM peer_connections pc
+        CROSS JOIN LATERAL (
+          SELECT s.msg, s.created_at, s.logs FROM substrate_logs s
+           WHERE ${conditions.join(' AND ')}
+           ORDER BY s.created_at DESC
+           LIMIT $2
+        ) l
+        WHERE pc.peer_id = $1
+        ORDER BY l.created_at DESC
+        LIMIT $2
+     ) newest
+     ORDER BY created_at DESC`,
+    params,
+  );
+  return result.rows;
+}
+
+/** Distinct non-null `target` values over every message of a peer, ascending. */
+export async function targetsOfPeer(db: Queryable, peerId: string): Promise<string[]> {
+  const result = await db.query<{ target: string }>(
+    `SELECT DISTINCT s.logs->>'target' AS target
+       FROM peer_connections pc JOIN substrate_logs s ON s.peer_connection_id = pc.id
+      WHERE pc.peer_id = $1 AND s.logs ? 'target'
+      ORDER BY 1`,
+    [peerId],
+  );
+  return result.rows.map((r) => r.target).filter((t) => t !== null);
+}
