@@ -31,6 +31,12 @@ export interface Settings {
   cacheUpdateTimeoutS: number;
   cacheUpdateIntervalMs: number;
   cacheExpiryS: number;
+  feedMaxKeys: number;
+  feedMaxRowsPerKey: number;
+  feedMaxCacheBytes: number;
+  feedLateWindowS: number;
+  feedMaxSubscriptions: number;
+  feedMaxBufferedBytes: number;
   assetsPath: string;
   trustProxy: boolean;
   logLevel: string;
@@ -146,6 +152,12 @@ export const SETTINGS = [
   spec({ key: 'cacheUpdateTimeoutS', env: 'CACHE_UPDATE_TIMEOUT_S', defaultText: '15', description: 'A feed cache refresh running longer than this logs a warning; at 4× it is abandoned', parse: integer('CACHE_UPDATE_TIMEOUT_S', 1), fallback: () => 15 }),
   spec({ key: 'cacheUpdateIntervalMs', env: 'CACHE_UPDATE_INTERVAL_MS', defaultText: '1000', description: 'Milliseconds between feed cache refreshes from the database', parse: integer('CACHE_UPDATE_INTERVAL_MS', 10), fallback: () => 1000 }),
   spec({ key: 'cacheExpiryS', env: 'CACHE_EXPIRY_S', defaultText: '3600', description: 'History window (seconds) kept in the feed cache', parse: integer('CACHE_EXPIRY_S', 1), fallback: () => 3600 }),
+  spec({ key: 'feedMaxKeys', env: 'FEED_MAX_KEYS', defaultText: '1000', description: 'Feed cache entries (node, message type) held at once; a subscription needing one more is refused when all are in use', parse: integer('FEED_MAX_KEYS', 1), fallback: () => 1000 }),
+  spec({ key: 'feedMaxRowsPerKey', env: 'FEED_MAX_ROWS_PER_KEY', defaultText: '10_000', description: 'Messages kept per feed cache entry (the newest are kept)', parse: integer('FEED_MAX_ROWS_PER_KEY', 1), fallback: () => 10_000 }),
+  spec({ key: 'feedMaxCacheBytes', env: 'FEED_MAX_CACHE_BYTES', defaultText: '268_435_456', description: 'Bytes of JSON held by the whole feed cache; past it the oldest messages of the largest entries go', parse: integer('FEED_MAX_CACHE_BYTES', 65_536), fallback: () => 256 * 1024 * 1024 }),
+  spec({ key: 'feedLateWindowS', env: 'FEED_LATE_WINDOW_S', defaultText: '30', description: 'Each feed refresh re-reads this many seconds before its newest message, so rows stored late (batching, several servers) are still delivered', parse: integer('FEED_LATE_WINDOW_S', 0, 3600), fallback: () => 30 }),
+  spec({ key: 'feedMaxSubscriptions', env: 'FEED_MAX_SUBSCRIPTIONS', defaultText: '500', description: 'Subscriptions one `/feed` socket may hold', parse: integer('FEED_MAX_SUBSCRIPTIONS', 1), fallback: () => 500 }),
+  spec({ key: 'feedMaxBufferedBytes', env: 'FEED_MAX_BUFFERED_BYTES', defaultText: '67_108_864', description: 'A `/feed` viewer whose unsent data passes this many bytes is disconnected (close code 4008)', parse: integer('FEED_MAX_BUFFERED_BYTES', 1024), fallback: () => 64 * 1024 * 1024 }),
   spec({ key: 'assetsPath', env: 'ASSETS_PATH', defaultText: './static', description: 'Folder of the static dashboards', parse: text('ASSETS_PATH'), fallback: () => './static' }),
   spec({ key: 'trustProxy', env: 'TRUST_PROXY', defaultText: 'false', description: 'Believe `X-Forwarded-For` for the client address (only behind a proxy you run)', parse: boolean('TRUST_PROXY'), fallback: () => false }),
   spec({ key: 'logLevel', env: 'LOG_LEVEL', defaultText: 'info', description: 'trace, debug, info, warn, error or silent; `RUST_LOG` is accepted as an alias', parse: logLevel('LOG_LEVEL'), fallback: () => 'info' }),

@@ -1,9 +1,12 @@
-// Registers the live feed websocket (/feed) and the static dashboards.
+// Registers the live feed websocket (/feed) and the static dashboards; owns the shared feed cache.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Database } from '../storage/database.js';
-import type { Metrics } from '../metrics/catalogue.js';
+import { attachDatabase, type Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
+import { FeedCache } from './cache.js';
+import { FeedRoute } from './route.js';
+import { registerDashboards } from './dashboards.js';
 
 export interface FeedDeps {
   db: Database;
@@ -16,8 +19,53 @@ export interface Feed {
   close(): Promise<void>;
   /** Answers a browser's plain GET on `/` (a websocket upgrade on `/` is ingestion). */
   overview?: (request: FastifyRequest, reply: FastifyReply) => unknown;
+  cache?: FeedCache;
 }
 
-export async function registerFeed(_app: FastifyInstance, _deps: FeedDeps): Promise<Feed> {
-  return { close: async () => {} };
+/** Refresh queries at once: the embedded database runs one query at a time anyway; a pool keeps most connections for ingestion. */
+function refreshConcurrency(db: Database, settings: Settings): number {
+  return db.kind === 'embedded' ? 1 : Math.max(1, Math.min(8, Math.floor(settings.dbPoolSize / 4)));
+}
+
+export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promise<Feed> {
+  const { db, metrics, settings, log } = deps;
+  const feedLog = log.child({ component: 'feed' });
+  attachDatabase(metrics, db);
+  const cache = new FeedCache(
+    db,
+    {
+      updateIntervalMs: settings.cacheUpdateIntervalMs,
+      expiryS: settings.cacheExpiryS,
+      updateTimeoutS: settings.cacheUpdateTimeoutS,
+      maxKeys: settings.feedMaxKeys,
+      maxRowsPerKey: settings.feedMaxRowsPerKey,
+      maxBytes: settings.feedMaxCacheBytes,
+      lateWindowS: settings.feedLateWindowS,
+      concurrency: refreshConcurrency(db, settings),
+    },
+    metrics,
+    feedLog,
+  );
+  const route = new FeedRoute(
+    cache,
+    { maxSubscriptions: settings.feedMaxSubscriptions, maxBufferedBytes: settings.feedMaxBufferedBytes, lateWindowUs: settings.feedLateWindowS * 1_000_000 },
+    metrics,
+    feedLog,
+  );
+  route.register(app);
+  // Viewers' sockets would keep the HTTP server from closing: close them when the server starts closing.
+  app.addHook('preClose', (done) => {
+    route.closeAll();
+    done();
+  });
+  const overview = await registerDashboards(app, settings.assetsPath);
+  cache.start();
+  return {
+    overview,
+    cache,
+    async close() {
+      route.closeAll();
+      await cache.close();
+    },
+  };
 }

@@ -1,13 +1,65 @@
 // The catalogue of every metric the server exposes: names, help texts, labels. Modules receive the
 // Metrics object and never create metrics themselves, so every name lives here.
+// Values that belong to the host or the database pool are read when scraped (cheap reads, no snapshot).
+import os from 'node:os';
 import client from 'prom-client';
 import { DROP_REASONS } from '../ingest/frame.js';
+import type { Database } from '../storage/database.js';
+import { readHostMemory, readHostNetwork, type HostMemory, type HostNetwork } from './host.js';
+
+/** Connection counts of a database pool, as far as the backend knows them. */
+export interface PoolStats {
+  total: number;
+  /** Unknown for the embedded database (one session inside the process). */
+  idle?: number;
+  waiting?: number;
+}
+
+/** Shares one read between the metrics of a scrape (several gauges ask for the same file). */
+function memoize<T>(read: () => Promise<T>, ttlMs: number): () => Promise<T> {
+  let value: Promise<T> | null = null;
+  let at = 0;
+  return () => {
+    const now = Date.now();
+    if (value === null || now - at > ttlMs) {
+      at = now;
+      value = read();
+    }
+    return value;
+  };
+}
+
+export const FEED_REFUSALS = ['invalid', 'too_many_subscriptions', 'cache_full'] as const;
 
 export function createMetrics() {
   const registry = new client.Registry();
-  const counter = (name: string, help: string, labelNames: string[] = []) => new client.Counter({ name, help, labelNames, registers: [registry] });
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new client.Gauge({ name, help, labelNames, registers: [registry] });
+  const counter = (name: string, help: string, labelNames: string[] = [], collect?: client.CollectFunction<client.Counter>) =>
+    new client.Counter({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
+  const gauge = (name: string, help: string, labelNames: string[] = [], collect?: client.CollectFunction<client.Gauge>) =>
+    new client.Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
   const histogram = (name: string, help: string, buckets: number[]) => new client.Histogram({ name, help, buckets, registers: [registry] });
+
+  const memory = memoize<HostMemory>(readHostMemory, 500);
+  const network = memoize<HostNetwork | null>(readHostNetwork, 500);
+  const sources: { pool: (() => PoolStats) | null } = { pool: null };
+  // Host byte totals are counters: each scrape adds what the kernel counted since the previous one.
+  const lastNetwork = { received: 0, sent: 0 };
+  const networkCounter = (name: string, help: string, field: keyof HostNetwork) =>
+    counter(name, help, [], async function () {
+      const now = await network();
+      if (now === null) return;
+      const delta = now[field] - lastNetwork[field];
+      lastNetwork[field] = now[field];
+      if (delta > 0) this.inc(delta); // a negative delta is a counter reset of an interface: skip it
+    });
+  const memoryGauge = (name: string, help: string, field: keyof HostMemory) =>
+    gauge(name, help, [], async function () {
+      this.set((await memory())[field]);
+    });
+  const loadGauge = (name: string, help: string, index: 0 | 1 | 2) =>
+    gauge(name, help, [], function () {
+      this.set(os.loadavg()[index]);
+    });
 
   const metrics = {
     registry,
@@ -18,6 +70,18 @@ export function createMetrics() {
     currentConnections: gauge('current_substrate_connections', 'Ingestion connections open now'),
     bytesReceived: counter('substrate_bytes_received', 'Bytes of websocket messages received from nodes'),
     requests: counter('requests', 'HTTP requests to the query routes (not /metrics, /feed or ingestion)'),
+    feedsConnected: counter('feeds_connected', '/feed websockets opened since start'),
+    feedsDisconnected: counter('feeds_disconnected', '/feed websockets closed since start'),
+    currentFeedConnections: gauge('current_feed_connections', '/feed websockets open now'),
+    hostBytesReceived: networkCounter('bytes_received', 'Bytes received by the host, all network interfaces', 'received'),
+    hostBytesSent: networkCounter('bytes_sent', 'Bytes sent by the host, all network interfaces', 'sent'),
+    loadAvgOne: loadGauge('load_avg_one', 'Host load average over 1 minute', 0),
+    loadAvgFive: loadGauge('load_avg_five', 'Host load average over 5 minutes', 1),
+    loadAvgFifteen: loadGauge('load_avg_fifteen', 'Host load average over 15 minutes', 2),
+    totalMem: memoryGauge('total_mem', 'Host memory, KiB', 'totalMem'),
+    usedMem: memoryGauge('used_mem', 'Host memory in use (total minus available), KiB', 'usedMem'),
+    totalSwap: memoryGauge('total_swap', 'Host swap, KiB', 'totalSwap'),
+    usedSwap: memoryGauge('used_swap', 'Host swap in use, KiB', 'usedSwap'),
     // Additions.
     connectionsOpen: gauge('tetcore_ingest_connections', 'Ingestion connections open now, by endpoint', ['endpoint']),
     handshakesRefused: counter('tetcore_ingest_handshakes_refused_total', 'Ingestion handshakes refused, by reason', ['reason']),
@@ -32,9 +96,44 @@ export function createMetrics() {
     purgeRuns: counter('tetcore_purge_runs_total', 'Purge runs, by outcome', ['outcome']),
     purgePartitionsDropped: counter('tetcore_purge_partitions_dropped_total', 'Expired partitions dropped by the purge'),
     purgeRowsDeleted: counter('tetcore_purge_rows_deleted_total', 'Rows deleted by the purge outside whole partitions', ['table']),
+    dbPoolConnections: gauge('tetcore_db_pool_connections', 'Database connections of this server, by state (total, idle, in_use, waiting = queries queued for a connection)', ['state'], function () {
+      const stats = sources.pool?.();
+      if (!stats) return;
+      this.set({ state: 'total' }, stats.total);
+      if (stats.idle === undefined || stats.waiting === undefined) return;
+      this.set({ state: 'idle' }, stats.idle);
+      this.set({ state: 'in_use' }, stats.total - stats.idle);
+      this.set({ state: 'waiting' }, stats.waiting);
+    }),
+    // The live feed.
+    feedSubscriptions: gauge('tetcore_feed_subscriptions', 'Subscriptions held by /feed viewers now'),
+    feedSubscriptionsRefused: counter('tetcore_feed_subscriptions_refused_total', 'Feed subscribe requests answered with an error, by reason', ['reason']),
+    feedCacheKeys: gauge('tetcore_feed_cache_keys', 'Feed cache entries (node, message type) held'),
+    feedCacheRows: gauge('tetcore_feed_cache_rows', 'Messages held by the feed cache'),
+    feedCacheBytes: gauge('tetcore_feed_cache_bytes', 'Bytes of JSON held by the feed cache'),
+    feedRefreshSeconds: histogram('tetcore_feed_refresh_seconds', 'Time of one feed cache refresh query', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30]),
+    feedRefreshFailures: counter('tetcore_feed_refresh_failures_total', 'Feed cache refreshes that failed or were abandoned, by kind', ['kind']),
+    feedFramesSent: counter('tetcore_feed_frames_sent_total', 'Frames sent to /feed viewers'),
+    feedBytesSent: counter('tetcore_feed_bytes_sent_total', 'Bytes of frames sent to /feed viewers'),
+    feedSlowViewersDisconnected: counter('tetcore_feed_slow_viewers_disconnected_total', '/feed viewers disconnected because their unsent data passed FEED_MAX_BUFFERED_BYTES'),
+    /** Where scrape-time values come from; set by attachDatabase. */
+    sources,
   };
   for (const reason of DROP_REASONS) metrics.messagesDropped.inc({ reason }, 0);
+  for (const reason of FEED_REFUSALS) metrics.feedSubscriptionsRefused.inc({ reason }, 0);
+  for (const kind of ['error', 'abandoned']) metrics.feedRefreshFailures.inc({ kind }, 0);
+  client.collectDefaultMetrics({ register: registry });
   return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Lets `tetcore_db_pool_connections` read the pool of `db` when scraped. */
+export function attachDatabase(metrics: Metrics, db: Database): void {
+  const pool = (db as { pool?: { totalCount: number; idleCount: number; waitingCount: number } }).pool;
+  if (db.kind === 'postgres' && pool) {
+    metrics.sources.pool = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+  } else {
+    metrics.sources.pool = () => ({ total: 1 });
+  }
+}

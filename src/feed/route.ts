@@ -1,0 +1,64 @@
+// GET /feed: the websocket route, its heartbeat and its connection metrics. A plain GET (no upgrade)
+// is answered 426 and counts nothing (W37).
+import type { FastifyInstance } from 'fastify';
+import type {} from '@fastify/websocket';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/catalogue.js';
+import type { FeedCache } from './cache.js';
+import { FeedViewer, FEED_CLOSE_CODES, type ViewerOptions } from './viewer.js';
+
+/** Constants of the reference: a ping every 5 s; a viewer silent for 60 s (no pong) is closed. */
+export const FEED_PING_INTERVAL_MS = 5_000;
+export const FEED_CLIENT_TIMEOUT_MS = 60_000;
+
+export class FeedRoute {
+  private readonly viewers = new Set<FeedViewer>();
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly cache: FeedCache,
+    private readonly options: ViewerOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  register(app: FastifyInstance): void {
+    app.route({
+      method: 'GET',
+      url: '/feed',
+      handler: (_request, reply) =>
+        reply.code(426).header('upgrade', 'websocket').send({ error: 'Upgrade Required', message: '/feed is a websocket: send {"peer_id","msg","interest":"subscribe","start_time"} frames' }),
+      wsHandler: (socket) => {
+        const viewer = new FeedViewer(socket, this.cache, this.options, this.metrics, this.log);
+        this.viewers.add(viewer);
+        this.metrics.feedsConnected.inc();
+        this.metrics.currentFeedConnections.inc();
+        socket.on('close', () => {
+          this.viewers.delete(viewer);
+          viewer.release();
+          this.metrics.feedsDisconnected.inc();
+          this.metrics.currentFeedConnections.dec();
+        });
+      },
+    });
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), FEED_PING_INTERVAL_MS);
+    this.heartbeat.unref();
+  }
+
+  private checkHeartbeats(): void {
+    const deadline = Date.now() - FEED_CLIENT_TIMEOUT_MS;
+    for (const viewer of this.viewers) {
+      if (viewer.lastFrameAt < deadline) viewer.close(FEED_CLOSE_CODES.TIMEOUT, 'client timeout');
+      else if (viewer.socket.readyState === viewer.socket.OPEN) viewer.socket.ping();
+    }
+  }
+
+  closeAll(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const viewer of this.viewers) viewer.close(FEED_CLOSE_CODES.SHUTDOWN, 'server shutting down');
+  }
+}
