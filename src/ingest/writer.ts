@@ -7,7 +7,9 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Database } from '../storage/database.js';
-import { copyLogs } from '../storage/substrate-logs.js';
+import { randomUUID } from 'node:crypto';
+import { copyLogsOnce } from '../storage/substrate-logs.js';
+import { batchCommitted } from '../storage/ingest-batches.js';
 import { insertConnection, updateConnection } from '../storage/peer-connections.js';
 import { isDataError } from '../errors.js';
 import type { Metrics } from '../metrics/catalogue.js';
@@ -18,6 +20,11 @@ interface PendingRow {
   node: NodeHandle;
   createdAt: string;
   logs: string;
+}
+
+interface Chunk {
+  id: string;
+  rows: PendingRow[];
 }
 
 export interface WriterOptions {
@@ -144,54 +151,68 @@ export class BatchWriter extends EventEmitter {
 
   /** Writes one batch, retrying until it is stored (or, during shutdown, until the deadline). */
   private async writeBatch(rows: PendingRow[], nodes: Set<NodeHandle>): Promise<void> {
-    // Chunks still to write: a chunk the database rejects for its data is split, so retries never
-    // re-send a chunk that was already committed.
-    const chunks: PendingRow[][] = rows.length > 0 ? [rows] : [];
+    // Chunks still to write, each with the id that makes its write idempotent: after a failure whose
+    // outcome is unknown, a chunk whose id is recorded was committed and is not written again. A chunk
+    // the database rejects for its data is split (the halves get new ids: the rejected write left nothing).
+    const chunks: Chunk[] = rows.length > 0 ? [{ id: randomUUID(), rows }] : [];
+    let outcomeUnknown = false;
     for (const row of rows) nodes.add(row.node);
     for (let attempt = 0; ; attempt++) {
       try {
         await this.writeNodes(nodes);
+        if (outcomeUnknown && chunks.length > 0 && (await batchCommitted(this.db, chunks[0].id))) {
+          this.chunkStored(chunks.shift() as Chunk, null);
+        }
+        outcomeUnknown = false;
         while (chunks.length > 0) {
           const chunk = chunks[0];
           const started = process.hrtime.bigint();
           try {
-            await copyLogs(
+            await copyLogsOnce(
               this.db,
-              chunk.map((r) => ({ createdAt: r.createdAt, logs: r.logs, peerConnectionId: r.node.rowId as number, audit: r.node.audit })),
+              chunk.id,
+              chunk.rows.map((r) => ({ createdAt: r.createdAt, logs: r.logs, peerConnectionId: r.node.rowId as number, audit: r.node.audit })),
             );
           } catch (error) {
-            if (!isDataError(error)) throw error;
+            if (!isDataError(error)) {
+              outcomeUnknown = true;
+              throw error;
+            }
             chunks.shift();
-            if (chunk.length === 1) {
-              this.onDrop('rejected_by_database', 1, { error: (error as Error).message, logs: chunk[0].logs.slice(0, 200) });
+            if (chunk.rows.length === 1) {
+              this.onDrop('rejected_by_database', 1, { error: (error as Error).message, logs: chunk.rows[0].logs.slice(0, 200) });
             } else {
-              const middle = chunk.length >> 1;
-              chunks.unshift(chunk.slice(0, middle), chunk.slice(middle));
+              const middle = chunk.rows.length >> 1;
+              chunks.unshift({ id: randomUUID(), rows: chunk.rows.slice(0, middle) }, { id: randomUUID(), rows: chunk.rows.slice(middle) });
             }
             continue;
           }
           chunks.shift();
-          this.stored += chunk.length;
-          this.metrics.messagesStored.inc(chunk.length);
-          this.metrics.batchRows.observe(chunk.length);
-          this.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+          this.chunkStored(chunk, started);
         }
         return;
       } catch (error) {
         this.metrics.writeFailures.inc({ kind: isDataError(error) ? 'data' : 'unavailable' });
         if (Date.now() >= this.giveUpAt) {
-          const lost = chunks.reduce((n, c) => n + c.length, 0);
+          const lost = chunks.reduce((n, c) => n + c.rows.length, 0);
           this.droppedAtShutdown += lost;
           if (lost > 0) this.onDrop('shutdown_timeout', lost, { error: (error as Error).message });
           return;
         }
         const delay = Math.min(MAX_BACKOFF_MS, 50 * 2 ** Math.min(attempt, 10));
         if (attempt === 0 || attempt % 10 === 0) {
-          this.log.warn({ err: error, rows: chunks.reduce((n, c) => n + c.length, 0), attempt }, 'writing a batch failed; retrying');
+          this.log.warn({ err: error, rows: chunks.reduce((n, c) => n + c.rows.length, 0), attempt }, 'writing a batch failed; retrying');
         }
         await sleep(Math.min(delay, Math.max(0, this.giveUpAt - Date.now())));
       }
     }
+  }
+
+  private chunkStored(chunk: Chunk, started: bigint | null): void {
+    this.stored += chunk.rows.length;
+    this.metrics.messagesStored.inc(chunk.rows.length);
+    this.metrics.batchRows.observe(chunk.rows.length);
+    if (started !== null) this.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   /** Creates the rows of nodes that have none yet and writes what changed about them. */

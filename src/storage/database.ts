@@ -15,6 +15,8 @@ export interface Queryable {
 export interface Transaction extends Queryable {
   /** Runs a script of several statements inside the transaction. */
   exec(script: string): Promise<void>;
+  /** COPY text-format rows into `table (columns)` inside the transaction; returns rows copied. */
+  copyText(table: string, columns: readonly string[], payload: string): Promise<number>;
 }
 
 export interface Database extends Queryable {

@@ -12,6 +12,10 @@ const parsers = {
   [TYPE_OIDS.INT8]: parseInt8,
 };
 
+function copyStatement(table: string, columns: readonly string[]): string {
+  return `COPY ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) FROM '/dev/blob'`;
+}
+
 export class EmbeddedDatabase implements Database {
   readonly kind = 'embedded' as const;
   readonly maxWriters = 1;
@@ -45,21 +49,21 @@ export class EmbeddedDatabase implements Database {
         async exec(script: string) {
           await tx.exec(script);
         },
+        async copyText(table: string, columns: readonly string[], payload: string) {
+          const r = await tx.query(copyStatement(table, columns), [], { blob: new Blob([payload]) });
+          return r.affectedRows ?? 0;
+        },
       }),
     );
   }
 
   /** The embedded database has a single session: the session is the database itself. */
   async session<T>(fn: (session: Transaction) => Promise<T>): Promise<T> {
-    return fn({ query: (sql, params) => this.query(sql, params), exec: (script) => this.exec(script) });
+    return fn({ query: (sql, params) => this.query(sql, params), exec: (script) => this.exec(script), copyText: (t, c, p) => this.copyText(t, c, p) });
   }
 
   async copyText(table: string, columns: readonly string[], payload: string): Promise<number> {
-    const result = await this.db.query(
-      `COPY ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) FROM '/dev/blob'`,
-      [],
-      { blob: new Blob([payload]) },
-    );
+    const result = await this.db.query(copyStatement(table, columns), [], { blob: new Blob([payload]) });
     return result.affectedRows ?? 0;
   }
 

@@ -2,6 +2,7 @@
 // dropped whole by the purge once expired. Audit messages live in substrate_logs_audit and are never
 // touched. Timestamps outside the prepared ranges land in the DEFAULT partition.
 import type { Database, Queryable } from './database.js';
+import { purgeBatchMarkers } from './ingest-batches.js';
 
 export const EXPIRING_PARENT = 'substrate_logs_expiring';
 export const EXPIRING_DEFAULT = 'substrate_logs_expiring_default';
@@ -132,6 +133,7 @@ export async function purgeExpired(db: Database, cutoffMs: number): Promise<Purg
         [cutoff],
       );
       result.connectionsDeleted = orphans.rowCount;
+      await purgeBatchMarkers(session, utcText(Date.now() - 24 * HOUR_MS));
       return result;
     } finally {
       await session.query(`SET lock_timeout = 0`);

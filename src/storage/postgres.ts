@@ -22,6 +22,36 @@ export interface PostgresOptions {
   applicationName?: string;
 }
 
+function copyStatement(table: string, columns: readonly string[]): string {
+  return `COPY ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`;
+}
+
+async function copyOn(client: pg.PoolClient, table: string, columns: readonly string[], payload: string): Promise<number> {
+  const stream = client.query(copyFrom(copyStatement(table, columns)));
+  await pipeline(Readable.from([payload]), stream);
+  return stream.rowCount ?? 0;
+}
+
+/** The Transaction view of one checked-out client. */
+function sessionOf(client: pg.PoolClient): Transaction {
+  return {
+    async query<R = Row>(sql: string, params?: unknown[]) {
+      const r = await client.query(sql, params as unknown[]);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    },
+    async exec(script: string) {
+      await client.query(script);
+    },
+    copyText: (table, columns, payload) => copyOn(client, table, columns, payload),
+  };
+}
+
+/** A client whose connection failed (no SQLSTATE, or class 08) must not go back to the pool. */
+function connectionBroken(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code !== 'string' || code.length !== 5 || code.startsWith('08') || code.startsWith('57P');
+}
+
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   readonly maxWriters: number;
@@ -56,16 +86,7 @@ export class PostgresDatabase implements Database {
     let broken = false;
     try {
       await client.query('BEGIN');
-      const tx: Transaction = {
-        async query<R = Row>(sql: string, params?: unknown[]) {
-          const r = await client.query(sql, params as unknown[]);
-          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
-        },
-        async exec(script: string) {
-          await client.query(script);
-        },
-      };
-      const result = await fn(tx);
+      const result = await fn(sessionOf(client));
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -84,17 +105,9 @@ export class PostgresDatabase implements Database {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      return await fn({
-        async query<R = Row>(sql: string, params?: unknown[]) {
-          const r = await client.query(sql, params as unknown[]);
-          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
-        },
-        async exec(script: string) {
-          await client.query(script);
-        },
-      });
+      return await fn(sessionOf(client));
     } catch (error) {
-      broken = String((error as { code?: string }).code ?? '08').startsWith('08');
+      broken = connectionBroken(error);
       throw error;
     } finally {
       client.release(broken);
@@ -102,19 +115,7 @@ export class PostgresDatabase implements Database {
   }
 
   async copyText(table: string, columns: readonly string[], payload: string): Promise<number> {
-    const client = await this.pool.connect();
-    let broken = false;
-    try {
-      const stream = client.query(copyFrom(`COPY ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`));
-      await pipeline(Readable.from([payload]), stream);
-      return stream.rowCount ?? 0;
-    } catch (error) {
-      // A connection that failed mid-COPY may be in an unknown protocol state: do not reuse it.
-      broken = !(error as { code?: string }).code || String((error as { code?: string }).code).startsWith('08');
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+    return this.session((session) => session.copyText(table, columns, payload));
   }
 
   async close(): Promise<void> {

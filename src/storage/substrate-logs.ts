@@ -1,5 +1,6 @@
-// Writing `substrate_logs`: the COPY text encoding of a batch of stored messages.
+// Writing `substrate_logs`: the COPY text encoding of a batch of stored messages, and its exactly-once write.
 import type { Database } from './database.js';
+import { recordBatch } from './ingest-batches.js';
 
 export const LOG_COLUMNS = ['created_at', 'logs', 'peer_connection_id', 'audit'] as const;
 
@@ -29,4 +30,14 @@ export function encodeCopyRows(rows: readonly LogRow[]): string {
 
 export async function copyLogs(db: Database, rows: readonly LogRow[]): Promise<number> {
   return db.copyText('substrate_logs', LOG_COLUMNS, encodeCopyRows(rows));
+}
+
+/** COPYs the rows and records `batchId` in the same transaction (see ingest-batches.ts). */
+export async function copyLogsOnce(db: Database, batchId: string, rows: readonly LogRow[]): Promise<number> {
+  const payload = encodeCopyRows(rows);
+  return db.transaction(async (tx) => {
+    const copied = await tx.copyText('substrate_logs', LOG_COLUMNS, payload);
+    await recordBatch(tx, batchId, copied);
+    return copied;
+  });
 }
