@@ -222,7 +222,7 @@ for (const backend of BACKENDS) {
       });
 
       it('filters by msg, by target (with or without msg), and by exclusive start_time/end_time', async () => {
-        assert.deepEqual((await api(server, path({ msg: 'block.import' }))).body.map((r: { logs: { height: number } }) => r.logs.best), ['0x03', '0x01']);
+        assert.deepEqual((await api(server, path({ msg: 'block.import' }))).body.map((r: { logs: { best: string } }) => r.logs.best), ['0x03', '0x01']);
         const babe = await api(server, path({ target: 'pallet_babe' }));
         assert.deepEqual(msgsOf(babe.body), [null, 'tracing.profiling', 'tracing.profiling'], 'target works without msg');
         const babeProfiling = await api(server, path({ msg: 'tracing.profiling', target: 'pallet_babe' }));
@@ -284,7 +284,7 @@ for (const backend of BACKENDS) {
       it('treats SQL in peer_id, msg and target as plain values', async () => {
         const before = await count(server, 'SELECT count(*) AS n FROM substrate_logs');
         for (const attempt of INJECTIONS) {
-          for (const params of [{ peer_id: attempt }, { peer_id: L, msg: attempt }, { peer_id: L, target: attempt }, { peer_id: L, msg: 'block.import', target: attempt }]) {
+          for (const params of <Array<Record<string, string>>>[{ peer_id: attempt }, { peer_id: L, msg: attempt }, { peer_id: L, target: attempt }, { peer_id: L, msg: 'block.import', target: attempt }]) {
             const r = await api(server, `/nodes/logs?${query(params)}`);
             assert.equal(r.status, 200, JSON.stringify(params));
             assert.deepEqual(r.body, [], JSON.stringify(params));

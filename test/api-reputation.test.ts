@@ -45,7 +45,7 @@ for (const backend of BACKENDS) {
     const P3 = 'QmPeer3XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX';
     const r3Old = { [P1]: { connected: false, reputation: 1 }, [P2]: { connected: false, reputation: -2 } };
     const r3New = { [P1]: { connected: true, reputation: 10 }, [P2]: { connected: false, reputation: -20 } };
-    const r4Sets = [
+    const r4Sets: Array<Record<string, Entry>> = [
       { [P1]: { connected: false, reputation: 5 }, [P3]: { connected: false, reputation: -7 }, [R3]: { connected: true, reputation: 300 } },
       { [P1]: { connected: true, reputation: 5 } },
       {},

@@ -16,7 +16,8 @@ import {
 import { targetsOfPeer } from '../storage/queries/substrate-logs.js';
 import { API_BODY_LIMIT, BODY_ERRORS, Id, Nullable, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
 import { formatTimestamp, parseTime } from './time.js';
-import { rawJson } from './json.js';
+import { rawBodyOf, rawJson } from './json.js';
+import { topLevelMembers } from '../ingest/json-text.js';
 import { invalidParameter, notFound } from './errors.js';
 
 const README_EXAMPLE = {
@@ -117,15 +118,17 @@ export function registerBenchmarkRoutes(app: FastifyInstance, { run }: ApiContex
     },
     async (request) => {
       const body = request.body as Record<string, unknown>;
+      // The JSON documents are stored as sent (JSON.stringify of the parsed body would round big integers).
+      const raw = topLevelMembers(rawBodyOf(request) ?? JSON.stringify(body), ['setup', 'benchmark_spec', 'chain_spec']);
       if ('setup' in body) {
-        return formatBenchmark(await run((db) => insertSetupBenchmark(db, JSON.stringify(body.setup ?? null))));
+        return formatBenchmark(await run((db) => insertSetupBenchmark(db, raw.get('setup') ?? 'null')));
       }
       const b = body as Static<typeof ReadmeBody>;
       try {
         const row = await run((db) =>
           insertReadmeBenchmark(db, {
-            benchmarkSpecJson: JSON.stringify(b.benchmark_spec ?? null),
-            chainSpecJson: JSON.stringify(b.chain_spec ?? null),
+            benchmarkSpecJson: raw.get('benchmark_spec') ?? 'null',
+            chainSpecJson: raw.get('chain_spec') ?? 'null',
             description: b.description,
             hostSystemId: b.host_system_id,
             tsStart: parseTime(b.ts_start) as string,

@@ -9,7 +9,7 @@ import { createQueryRunner, type QueryRunner } from '../storage/queries/run.js';
 import { registerDocs } from './docs.js';
 import { validatorCompiler } from './validation.js';
 import { createErrorHandler } from './errors.js';
-import { toJson } from './json.js';
+import { jsonBodyParser, toJson } from './json.js';
 import { registerNodeRoutes } from './nodes.js';
 import { registerReputationRoutes } from './reputation.js';
 import { registerStatsRoutes } from './stats.js';
@@ -35,6 +35,10 @@ export async function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): Pr
     api.setSerializerCompiler(() => toJson);
     api.setReplySerializer(toJson);
     api.setErrorHandler(createErrorHandler(deps.settings.statementTimeoutMs));
+    // Bodies are JSON only (application/json or any +json type); anything else is answered with 415.
+    api.removeAllContentTypeParsers();
+    api.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => jsonBodyParser(request, body as string, done));
+    api.addContentTypeParser(/^application\/[\w.-]+\+json$/i, { parseAs: 'string' }, (request, body, done) => jsonBodyParser(request, body as string, done));
     api.addHook('onRequest', async () => {
       deps.metrics.requests.inc();
     });

@@ -1,6 +1,7 @@
 // Response serialization. JSONB documents (message bodies, benchmark setups) are selected as text and
 // spliced into the response unchanged: parsing them in JavaScript would round integers above 2^53 and
 // cost time for nothing.
+import { ApiError } from './errors.js';
 
 /** JSON text to be written as it is. */
 export class RawJson {
@@ -37,4 +38,27 @@ export function toJson(value: unknown): string {
     return out + '}';
   }
   return JSON.stringify(value) ?? 'null';
+}
+
+const rawBodies = new WeakMap<object, string>();
+
+/** The JSON text of a request body, as received (see jsonBodyParser). */
+export function rawBodyOf(request: object): string | undefined {
+  return rawBodies.get(request);
+}
+
+/**
+ * The API's JSON body parser: keeps the received text (so documents stored as JSONB keep integers above
+ * 2^53 exact), and answers malformed JSON with a 400 naming the body.
+ */
+export function jsonBodyParser(request: object, body: string, done: (error: Error | null, value?: unknown) => void): void {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    done(new ApiError('INVALID_BODY', `the body is not valid JSON: ${(error as Error).message}`, { parameter: 'body', in: 'body', expected: 'a JSON document' }));
+    return;
+  }
+  rawBodies.set(request, body);
+  done(null, value);
 }

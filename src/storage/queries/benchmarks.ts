@@ -48,7 +48,7 @@ export async function insertReadmeBenchmark(db: Queryable, b: ReadmeBenchmark): 
 }
 
 export async function benchmarkExists(db: Queryable, id: number): Promise<boolean> {
-  return (await db.query(`SELECT 1 FROM benchmarks WHERE id = $1`, [id])).rowCount > 0;
+  return (await db.query(`SELECT 1 FROM benchmarks WHERE id = $1`, [id])).rows.length > 0;
 }
 
 /**
