@@ -17,6 +17,7 @@ import { registerOpsRoutes } from './api/ops.js';
 import { registerApiRoutes } from './api/index.js';
 import { registerFeed } from './feed/index.js';
 import { registerMetricsRoute } from './metrics/route.js';
+import { requireApiToken } from './access/api-token.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -79,6 +80,7 @@ export async function startServer(settings: Settings, log: Logger, options: { db
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: 1024 * 1024,
   });
+  if (settings.apiToken !== null) requireApiToken(app, { token: settings.apiToken, metricsPublic: settings.metricsPublic });
   const ingest = new IngestEndpoints({ settings, db, writer, metrics, log, recordDrop });
   await app.register(websocket, {
     options: { maxPayload: settings.wsMaxPayload, perMessageDeflate: false, skipUTF8Validation: true },

@@ -1,6 +1,7 @@
 // Every setting of the server: its environment variable, default, documentation and parser.
 // The table below is the single source of truth; the README's settings table is checked against it.
 import os from 'node:os';
+import net from 'node:net';
 import dotenv from 'dotenv';
 import { AppError } from '../errors.js';
 
@@ -39,6 +40,11 @@ export interface Settings {
   feedMaxBufferedBytes: number;
   assetsPath: string;
   trustProxy: boolean;
+  ingestAllow: string[];
+  apiToken: string | null;
+  metricsPublic: boolean;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
   logLevel: string;
 }
 
@@ -105,6 +111,30 @@ function logLevel(env: string): Parser<string> {
   };
 }
 
+/** A comma-separated list of CIDR blocks or single addresses, IPv4 or IPv6; empty means "anyone". */
+function cidrList(env: string): Parser<string[]> {
+  return (raw) => {
+    const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+    for (const entry of entries) {
+      const [address, prefix, extra] = entry.split('/');
+      const family = net.isIP(address);
+      const bits = family === 4 ? 32 : 128;
+      const validPrefix = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+      if (family === 0 || !validPrefix || extra !== undefined) throw new SettingError(env, 'a comma-separated list of CIDR blocks such as 10.0.0.0/8,2001:db8::/32', raw);
+    }
+    return entries;
+  };
+}
+
+function optionalSecret(env: string): Parser<string | null> {
+  return (raw) => {
+    const value = raw.trim();
+    if (value === '') return null;
+    if (value.length < 16) throw new SettingError(env, 'at least 16 characters', '***');
+    return value;
+  };
+}
+
 function databaseUrl(env: string): Parser<string | null> {
   return (raw) => {
     const value = raw.trim();
@@ -160,6 +190,11 @@ export const SETTINGS = [
   spec({ key: 'feedMaxBufferedBytes', env: 'FEED_MAX_BUFFERED_BYTES', defaultText: '67_108_864', description: 'A `/feed` viewer whose unsent data passes this many bytes is disconnected (close code 4008)', parse: integer('FEED_MAX_BUFFERED_BYTES', 1024), fallback: () => 64 * 1024 * 1024 }),
   spec({ key: 'assetsPath', env: 'ASSETS_PATH', defaultText: './static', description: 'Folder of the static dashboards', parse: text('ASSETS_PATH'), fallback: () => './static' }),
   spec({ key: 'trustProxy', env: 'TRUST_PROXY', defaultText: 'false', description: 'Believe `X-Forwarded-For` for the client address (only behind a proxy you run)', parse: boolean('TRUST_PROXY'), fallback: () => false }),
+  spec({ key: 'ingestAllow', env: 'INGEST_ALLOW', defaultText: '(unset: any address)', description: 'CIDR blocks allowed to connect to `/` and `/audit`, comma-separated; others get HTTP 403 before anything is written', parse: cidrList('INGEST_ALLOW'), fallback: () => [] }),
+  spec({ key: 'apiToken', env: 'API_TOKEN', defaultText: '(unset: no authentication)', description: 'When set (16+ characters), query and write routes require `Authorization: Bearer <token>` (or `?access_token=` for browsers and `/feed`)', parse: optionalSecret('API_TOKEN'), fallback: () => null }),
+  spec({ key: 'metricsPublic', env: 'METRICS_PUBLIC', defaultText: 'true', description: 'With `API_TOKEN` set, leave `/metrics`, `/health` and `/ready` open (false: they need the token too)', parse: boolean('METRICS_PUBLIC'), fallback: () => true }),
+  spec({ key: 'maxConnections', env: 'MAX_CONNECTIONS', defaultText: '100_000', description: 'Ingestion connections open at once; further handshakes get HTTP 503', parse: integer('MAX_CONNECTIONS', 1), fallback: () => 100_000 }),
+  spec({ key: 'maxConnectionsPerIp', env: 'MAX_CONNECTIONS_PER_IP', defaultText: '0 (unlimited)', description: 'Ingestion connections open at once from one address; further handshakes get HTTP 429', parse: integer('MAX_CONNECTIONS_PER_IP', 0), fallback: () => 0 }),
   spec({ key: 'logLevel', env: 'LOG_LEVEL', defaultText: 'info', description: 'trace, debug, info, warn, error or silent; `RUST_LOG` is accepted as an alias', parse: logLevel('LOG_LEVEL'), fallback: () => 'info' }),
 ] as const;
 
@@ -190,7 +225,7 @@ export function parseSettings(env: Environment): Settings {
 
 /** The settings as they are logged at start-up: the password of DATABASE_URL masked. */
 export function describeSettings(settings: Settings): Record<string, unknown> {
-  return { ...settings, databaseUrl: settings.databaseUrl === null ? null : maskUrl(settings.databaseUrl) };
+  return { ...settings, databaseUrl: settings.databaseUrl === null ? null : maskUrl(settings.databaseUrl), apiToken: settings.apiToken === null ? null : '***' };
 }
 
 export function maskUrl(url: string): string {

@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { IngestConnection } from './connection.js';
 import { NodeHandle } from './node.js';
+import { IngestGuard } from '../access/ingest-guard.js';
 import type { BatchWriter } from './writer.js';
 import type { DropRecorder } from './drops.js';
 
@@ -40,17 +41,20 @@ export interface IngestRouteOptions {
   httpRoot?: (request: FastifyRequest, reply: FastifyReply) => unknown;
 }
 
-/** `ip:port` as the reference stored it; `[v6]:port` for IPv6; IPv4-mapped addresses unwrapped. */
-export function clientAddress(request: FastifyRequest, trustProxy: boolean): string {
+/**
+ * The client's address: `ip` alone (for access rules) and `ipAddr` as the reference stored it, `ip:port`
+ * (`[v6]:port` for IPv6, IPv4-mapped addresses unwrapped). X-Forwarded-For only with TRUST_PROXY.
+ */
+export function clientAddress(request: FastifyRequest, trustProxy: boolean): { ip: string; ipAddr: string } {
   if (trustProxy) {
     const forwarded = request.headers['x-forwarded-for'];
     const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    if (first) return first;
+    if (first) return { ip: first, ipAddr: first };
   }
   let ip = request.socket.remoteAddress ?? 'unknown';
   if (ip.startsWith('::ffff:')) ip = ip.slice(7);
   const port = request.socket.remotePort;
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+  return { ip, ipAddr: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}` };
 }
 
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
@@ -66,7 +70,10 @@ export class IngestEndpoints {
   private heartbeat: NodeJS.Timeout | null = null;
   private liveness: NodeJS.Timeout | null = null;
 
+  private readonly guard: IngestGuard;
+
   constructor(private readonly deps: IngestDeps) {
+    this.guard = new IngestGuard({ allow: deps.settings.ingestAllow, maxConnections: deps.settings.maxConnections, maxConnectionsPerIp: deps.settings.maxConnectionsPerIp });
     deps.writer.on('pause', () => {
       for (const c of this.connections) c.socket.pause();
     });
@@ -114,13 +121,21 @@ export class IngestEndpoints {
       metrics.handshakesRefused.inc({ reason: 'bad_handshake' });
       return reply.code(400).send({ error: 'Bad Request', code: 'BAD_HANDSHAKE', message: 'invalid websocket handshake (Sec-WebSocket-Key / Sec-WebSocket-Version 13)' });
     }
-    const ip = clientAddress(request, settings.trustProxy);
+    const { ip, ipAddr } = clientAddress(request, settings.trustProxy);
+    const refusal = this.guard.admit(ip);
+    if (refusal !== null) {
+      metrics.handshakesRefused.inc({ reason: refusal.code });
+      log.debug({ ip, code: refusal.code }, 'ingestion handshake refused');
+      return reply.code(refusal.status).send({ error: refusal.status === 403 ? 'Forbidden' : refusal.status === 429 ? 'Too Many Requests' : 'Service Unavailable', code: refusal.code, message: refusal.message });
+    }
+    // Admitted: the slot is held until this TCP connection ends, whether or not the upgrade completes.
+    request.raw.socket.once('close', () => this.guard.release(ip));
     try {
-      request.ingestRowId = await insertConnection(db, { ipAddr: ip, audit, envelopeId: null });
-      request.ingestIp = ip;
+      request.ingestRowId = await insertConnection(db, { ipAddr, audit, envelopeId: null });
+      request.ingestIp = ipAddr;
     } catch (error) {
       metrics.handshakesRefused.inc({ reason: 'database' });
-      log.warn({ err: error, ip }, 'could not record a node connection; handshake refused');
+      log.warn({ err: error, ip: ipAddr }, 'could not record a node connection; handshake refused');
       return reply.code(503).send({ error: 'Service Unavailable', code: 'HANDSHAKE_REFUSED', message: 'the connection could not be recorded in the database; try again' });
     }
   }
