@@ -79,6 +79,10 @@ export async function startServer(settings: Settings, log: Logger, options: { db
     loggerInstance: httpLog as unknown as FastifyBaseLogger,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: 1024 * 1024,
+    // Incomplete requests and handshakes (slowloris) are closed after HANDSHAKE_TIMEOUT_S; upgraded
+    // websockets are not subject to it.
+    http: { headersTimeout: settings.handshakeTimeoutS * 1000, connectionsCheckingInterval: Math.min(1000, settings.handshakeTimeoutS * 500) },
+    requestTimeout: Math.max(settings.handshakeTimeoutS * 1000, 60_000),
   });
   if (settings.apiToken !== null) requireApiToken(app, { token: settings.apiToken, metricsPublic: settings.metricsPublic });
   const ingest = new IngestEndpoints({ settings, db, writer, metrics, log, recordDrop });

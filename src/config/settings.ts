@@ -28,6 +28,7 @@ export interface Settings {
   maxNodesPerConnection: number;
   livenessIntervalS: number;
   statementTimeoutMs: number;
+  handshakeTimeoutS: number;
   shutdownTimeoutS: number;
   cacheUpdateTimeoutS: number;
   cacheUpdateIntervalMs: number;
@@ -178,6 +179,7 @@ export const SETTINGS = [
   spec({ key: 'maxNodesPerConnection', env: 'MAX_NODES_PER_CONNECTION', defaultText: '20', description: 'Distinct envelope ids (nodes) accepted on one websocket; messages of further ids are dropped and counted', parse: integer('MAX_NODES_PER_CONNECTION', 1, 10_000), fallback: () => 20 }),
   spec({ key: 'livenessIntervalS', env: 'LIVENESS_INTERVAL_S', defaultText: '15', description: 'Seconds between updates of `peer_connections.last_seen` for open connections', parse: integer('LIVENESS_INTERVAL_S', 1, 60), fallback: () => 15 }),
   spec({ key: 'statementTimeoutMs', env: 'STATEMENT_TIMEOUT_MS', defaultText: '30_000', description: 'Statement timeout of query routes', parse: integer('STATEMENT_TIMEOUT_MS', 1), fallback: () => 30_000 }),
+  spec({ key: 'handshakeTimeoutS', env: 'HANDSHAKE_TIMEOUT_S', defaultText: '10', description: 'A connection that has not sent complete HTTP headers (a handshake that never finishes) after this many seconds is closed', parse: integer('HANDSHAKE_TIMEOUT_S', 1, 3600), fallback: () => 10 }),
   spec({ key: 'shutdownTimeoutS', env: 'SHUTDOWN_TIMEOUT_S', defaultText: '30', description: 'On SIGTERM/SIGINT, how long to keep trying to write buffered messages before giving up (and logging what was lost)', parse: integer('SHUTDOWN_TIMEOUT_S', 1), fallback: () => 30 }),
   spec({ key: 'cacheUpdateTimeoutS', env: 'CACHE_UPDATE_TIMEOUT_S', defaultText: '15', description: 'A feed cache refresh running longer than this logs a warning; at 4× it is abandoned', parse: integer('CACHE_UPDATE_TIMEOUT_S', 1), fallback: () => 15 }),
   spec({ key: 'cacheUpdateIntervalMs', env: 'CACHE_UPDATE_INTERVAL_MS', defaultText: '1000', description: 'Milliseconds between feed cache refreshes from the database', parse: integer('CACHE_UPDATE_INTERVAL_MS', 10), fallback: () => 1000 }),
