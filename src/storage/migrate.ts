@@ -19,10 +19,12 @@ export async function migrate(db: Database): Promise<MigrationResult> {
   try {
     return await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      // postgrator finds its table by catalog name: it must be the real database's name.
+      const database = (await tx.query<{ name: string }>('SELECT current_database() AS name')).rows[0].name;
       const postgrator = new Postgrator({
         migrationPattern: `${MIGRATIONS_DIR.replaceAll('\\', '/')}*.sql`,
         driver: 'pg',
-        database: 'tetcore',
+        database,
         schemaTable: MIGRATION_TABLE,
         execQuery: (sql: string) => tx.query(sql),
         execSqlScript: (sql: string) => tx.exec(sql),
