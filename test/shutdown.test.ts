@@ -1,47 +1,20 @@
 // SIGTERM on a real server process: messages sent just before it are all in the database after exit 0.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { createPostgresDatabase } from './helpers/backends.js';
+import { startServerProcess } from './helpers/process.js';
 import { connectNode } from './helpers/fixtures.js';
 import { EmbeddedDatabase } from '../src/storage/embedded.js';
 import { PostgresDatabase } from '../src/storage/postgres.js';
 import type { Database } from '../src/storage/database.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-
-/** Starts `src/main.ts` as its own process; resolves with its port once it listens. */
-async function startProcess(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const lines: string[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      try {
-        const entry = JSON.parse(line);
-        if (entry.msg === 'tetcore-analytics listening') resolve(entry.port);
-      } catch {
-        // not a log line
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code} before listening:\n${lines.join('\n')}`)));
-  });
-  return { child, port, exited, lines };
-}
-
 const MESSAGES = 2_000;
 
 async function streamThenTerminate(env: Record<string, string>): Promise<{ code: number | null; lines: string[] }> {
-  const server = await startProcess(env);
+  const server = await startServerProcess(env);
   const nodes = await Promise.all([1, 2, 3, 4].map(() => connectNode(`ws://127.0.0.1:${server.port}/`)));
   const frames = (n: number) => Array.from({ length: MESSAGES / 4 }, (_, i) => `{"id":1,"ts":"2021-06-23T01:02:03.${String(i).padStart(6, '0')}+00:00","payload":{"height":${n * 100000 + i},"msg":"block.import"}}`);
   await Promise.all(nodes.map((node, n) => node.send(...frames(n))));
