@@ -4,12 +4,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { createPostgresDatabase } from './helpers/backends.js';
-import { waitFor } from './helpers/server.js';
-import { StreamingNode } from './helpers/streaming-node.js';
-import { startServerProcess, type ServerProcess } from './helpers/process.js';
-import { startNginx } from './helpers/nginx.js';
-import { PostgresDatabase } from '../src/storage/postgres.js';
+import { createPostgresDatabase } from '../helpers/backends.js';
+import { waitFor } from '../helpers/server.js';
+import { StreamingNode } from '../helpers/streaming-node.js';
+import { startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { startNginx } from '../helpers/nginx.js';
+import { PostgresDatabase } from '../../src/storage/postgres.js';
 
 const NODES = 30;
 const KILL_LOSS_WINDOW_MS = 1100;
