@@ -201,26 +201,27 @@ export class FeedCache {
     this.running += 1;
     this.queries += 1;
     const stopTimer = this.metrics.feedRefreshSeconds.startTimer();
-    selectFeedRows(this.db, entry.key.peerId, entry.key.msg, sinceUs, held, this.options.maxRowsPerKey)
-      .then(
-        (rows) => {
-          if (entry.refresh !== refresh || this.entries.get(keyId(entry.key)) !== entry) return; // abandoned or evicted
-          entry.refresh = null;
-          if (entry.failing) this.log.info({ peer_id: entry.key.peerId, msg: entry.key.msg }, 'feed cache refresh works again');
-          entry.failing = false;
-          this.merge(entry, rows);
-        },
-        (error: unknown) => {
-          this.metrics.feedRefreshFailures.inc({ kind: 'error' });
-          if (entry.refresh === refresh) entry.refresh = null; // retried at the next tick
-          if (!entry.failing && !this.closed) this.log.warn({ err: error, peer_id: entry.key.peerId, msg: entry.key.msg }, 'feed cache refresh failed; retrying');
-          entry.failing = true;
-        },
-      )
-      .finally(() => {
-        stopTimer();
-        this.running -= 1;
-      });
+    const finished = () => {
+      stopTimer();
+      this.running -= 1;
+    };
+    selectFeedRows(this.db, entry.key.peerId, entry.key.msg, sinceUs, held, this.options.maxRowsPerKey).then(
+      (rows) => {
+        finished();
+        if (entry.refresh !== refresh || this.entries.get(keyId(entry.key)) !== entry) return; // abandoned or evicted
+        entry.refresh = null;
+        if (entry.failing) this.log.info({ peer_id: entry.key.peerId, msg: entry.key.msg }, 'feed cache refresh works again');
+        entry.failing = false;
+        this.merge(entry, rows);
+      },
+      (error: unknown) => {
+        finished();
+        this.metrics.feedRefreshFailures.inc({ kind: 'error' });
+        if (entry.refresh === refresh) entry.refresh = null; // retried at the next tick
+        if (!entry.failing && !this.closed) this.log.warn({ err: error, peer_id: entry.key.peerId, msg: entry.key.msg }, 'feed cache refresh failed; retrying');
+        entry.failing = true;
+      },
+    );
   }
 
   /** Adds the rows new to the entry, applies the caps, and hands the survivors to the listeners. */
