@@ -114,8 +114,10 @@ export function createErrorHandler(statementTimeoutMs: number) {
       appError = (fastifyError.statusCode !== undefined && fromFastifyError(fastifyError)) || databaseError(error, statementTimeoutMs);
     }
     if (appError.statusCode >= 500) {
+      // An unreachable database is reported by /ready and the writer; a timeout or a failure is worth a warning.
       const cause = (appError as { cause?: unknown }).cause ?? error;
-      request.log.warn({ err: cause, code: appError.code, url: request.url }, 'query failed');
+      const level = appError.code === 'DB_UNAVAILABLE' ? 'info' : 'warn';
+      request.log[level]({ err: cause, code: appError.code, url: request.url }, 'query failed');
     }
     if (appError.code === 'DB_UNAVAILABLE' || appError.code === 'QUERY_TIMEOUT') reply.header('retry-after', '5');
     return reply.code(appError.statusCode).type('application/json; charset=utf-8').send(errorBody(appError));
