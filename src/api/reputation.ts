@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
-import { reputationOfPeer, reputationSnapshot } from '../storage/queries/reputation.js';
+import { loggedPeerIds, newestNetworkStates, reputationOfPeer } from '../storage/queries/reputation.js';
+import { expandPeerset } from './peerset.js';
 import { Limit, PeerId, QUERY_ERRORS, TimeInput, TimeOutput } from './schemas.js';
 import { formatEpochMs, formatTimestamp, parseTime } from './time.js';
 import { rawJson } from './json.js';
@@ -63,14 +64,32 @@ function mockReputation(): number {
 export function registerReputationRoutes(app: FastifyInstance, { run }: ApiContext): void {
   const snapshotRoute = (loggedOnly: boolean) =>
     async (request: { query: Static<typeof SnapshotQuery> }) => {
-      const rows = await run((db) => reputationSnapshot(db, { maxAgeS: request.query.max_age_s ?? 60, limit: request.query.limit ?? 100, loggedOnly }));
-      return rows.map((r) => ({
-        reporting_peer: r.reporting_peer,
-        remote_peer: rawJson(r.remote_peer),
-        reputation: rawJson(r.reputation),
-        connected: rawJson(r.connected),
-        ts: formatTimestamp(r.ts),
-      }));
+      const maxAgeS = request.query.max_age_s ?? 60;
+      const limit = request.query.limit ?? 100;
+      return run(async (db) => {
+        const keep = loggedOnly ? await loggedPeerIds(db) : undefined;
+        const out = [];
+        // Reporters in peer-id order; those left with no entry are skipped and the next ones fetched.
+        let after: string | undefined;
+        for (;;) {
+          const wanted = limit - out.length;
+          const states = await newestNetworkStates(db, { maxAgeS, limit: wanted, after });
+          for (const state of states) {
+            const arrays = expandPeerset(state.peerset, keep);
+            if (arrays.remote_peer.length === 0) continue;
+            out.push({
+              reporting_peer: state.reporting_peer,
+              remote_peer: rawJson(JSON.stringify(arrays.remote_peer)),
+              reputation: rawJson(JSON.stringify(arrays.reputation)),
+              connected: rawJson(JSON.stringify(arrays.connected)),
+              ts: formatTimestamp(state.ts),
+            });
+          }
+          if (out.length >= limit || states.length < wanted) break;
+          after = states[states.length - 1].reporting_peer;
+        }
+        return out;
+      });
     };
 
   app.get<{ Querystring: Static<typeof SnapshotQuery> }>(

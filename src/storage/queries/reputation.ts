@@ -1,4 +1,5 @@
-// Reputation from stored `system.network_state` messages, in both shapes:
+// Reputation from stored `system.network_state` messages, in both shapes (the snapshot's peersets are
+// expanded by api/peerset.ts; the one-peer history is extracted here, in SQL):
 //   older Substrate: logs.state.peerset.nodes            = { <peer id>: {connected, reputation} }
 //   Tetcore:         logs.state.peerset.sets[i].nodes    = the same, one map per peer set
 // A remote peer present in several sets counts once: its reputation is taken from the first set that has
@@ -8,74 +9,45 @@ import type { Queryable } from '../database.js';
 
 const NOW = `(now() AT TIME ZONE 'utc')`;
 
-/** Entries (key, value, set_index) of a peerset jsonb `p`, both shapes. */
-const ENTRIES_OF = (p: string) => `
-  SELECT n.key, n.value, 0::bigint AS set_index
-    FROM jsonb_each(CASE WHEN jsonb_typeof(${p}->'nodes') = 'object' THEN ${p}->'nodes' ELSE '{}'::jsonb END) n
-  UNION ALL
-  SELECT n.key, n.value, sets.set_index
-    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${p}->'sets') = 'array' THEN ${p}->'sets' ELSE '[]'::jsonb END) WITH ORDINALITY sets(value, set_index)
-   CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(sets.value->'nodes') = 'object' THEN sets.value->'nodes' ELSE '{}'::jsonb END) n`;
-
 const REPUTATION = `CASE WHEN jsonb_typeof(value->'reputation') = 'number' THEN trunc((value->'reputation')::numeric) END`;
 const CONNECTED = `(jsonb_typeof(value->'connected') = 'boolean' AND (value->'connected')::boolean)`;
 /** The reporting node: the connection's peer id, else the one inside the message. */
 const REPORTER = `COALESCE(pc.peer_id, s.logs->'state'->>'peerId')`;
 
-export interface SnapshotRow {
+export interface PickedState {
   reporting_peer: string;
   ts: string;
-  /** JSON arrays, as text. */
-  remote_peer: string;
-  reputation: string;
-  connected: string;
-}
-
-export interface SnapshotQuery {
-  maxAgeS: number;
-  limit: number;
-  /** Keep only remote peers that are logged nodes (have a peer_connections row). */
-  loggedOnly: boolean;
+  /** `logs.state.peerset` of the picked network state, as JSON text (null if absent). */
+  peerset: string | null;
 }
 
 /**
- * For each reporting peer (ascending, at most `limit`), its newest network state younger than `maxAgeS`,
- * expanded into parallel arrays. Candidates come from the partial index substrate_logs_network_state_idx;
- * only the picked state of each reporter is detoasted and expanded. Arrays are in JSONB key order.
+ * For each reporting peer after `after` (ascending, at most `limit`), its newest network state younger than
+ * `maxAgeS`. Candidates come from the partial index substrate_logs_network_state_idx; only the picked
+ * state of each reporter is detoasted, and only its peerset is converted to text.
  */
-export async function reputationSnapshot(db: Queryable, query: SnapshotQuery): Promise<SnapshotRow[]> {
-  const loggedFilter = query.loggedOnly ? `WHERE e.key IN (SELECT peer_id FROM peer_connections WHERE peer_id IS NOT NULL)` : '';
-  const result = await db.query<SnapshotRow>(
-    `WITH picked AS MATERIALIZED (
+export async function newestNetworkStates(db: Queryable, query: { maxAgeS: number; limit: number; after?: string }): Promise<PickedState[]> {
+  const result = await db.query<PickedState>(
+    `SELECT reporting_peer, ts, (logs->'state'->'peerset')::text AS peerset FROM (
        SELECT DISTINCT ON (reporting_peer) reporting_peer, ts, logs FROM (
          SELECT ${REPORTER} AS reporting_peer, s.created_at AS ts, s.logs
            FROM substrate_logs s JOIN peer_connections pc ON pc.id = s.peer_connection_id
           WHERE s.msg = 'system.network_state' AND s.created_at > ${NOW} - make_interval(secs => $1)
        ) c
-       WHERE reporting_peer IS NOT NULL
+       WHERE reporting_peer IS NOT NULL AND ($3::varchar IS NULL OR reporting_peer > $3)
        ORDER BY reporting_peer, ts DESC
        LIMIT $2
-     ), peersets AS MATERIALIZED (
-       SELECT reporting_peer, ts, logs->'state'->'peerset' AS peerset FROM picked
-     ), merged AS (
-       SELECT p.reporting_peer, p.ts, e.key AS remote_peer,
-              (array_agg(${REPUTATION} ORDER BY e.set_index) FILTER (WHERE jsonb_typeof(e.value->'reputation') = 'number'))[1] AS reputation,
-              bool_or(${CONNECTED}) AS connected
-         FROM peersets p CROSS JOIN LATERAL (${ENTRIES_OF('p.peerset')}) e
-         ${loggedFilter}
-        GROUP BY p.reporting_peer, p.ts, e.key
-     )
-     SELECT reporting_peer, ts,
-            json_agg(remote_peer ORDER BY length(remote_peer), remote_peer COLLATE "C")::text AS remote_peer,
-            json_agg(reputation ORDER BY length(remote_peer), remote_peer COLLATE "C")::text AS reputation,
-            json_agg(connected ORDER BY length(remote_peer), remote_peer COLLATE "C")::text AS connected
-       FROM merged
-      WHERE reputation IS NOT NULL
-      GROUP BY reporting_peer, ts
-      ORDER BY reporting_peer`,
-    [query.maxAgeS, query.limit],
+     ) picked
+     ORDER BY reporting_peer`,
+    [query.maxAgeS, query.limit, query.after ?? null],
   );
   return result.rows;
+}
+
+/** Every peer id that has a connection row (the "logged" nodes). */
+export async function loggedPeerIds(db: Queryable): Promise<Set<string>> {
+  const result = await db.query<{ peer_id: string }>(`SELECT DISTINCT peer_id FROM peer_connections WHERE peer_id IS NOT NULL`);
+  return new Set(result.rows.map((r) => r.peer_id));
 }
 
 export interface PeerHistoryQuery {
