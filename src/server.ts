@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from './config/settings.js';
 import type { Database } from './storage/database.js';
-import { openDatabase } from './storage/open.js';
+import { openDatabases, type Databases } from './storage/open.js';
 import { migrate } from './storage/migrate.js';
 import { createMetrics, type Metrics } from './metrics/catalogue.js';
 import { BatchWriter } from './ingest/writer.js';
@@ -22,7 +22,10 @@ import { requireApiToken } from './access/api-token.js';
 export interface RunningServer {
   app: FastifyInstance;
   port: number;
+  /** The database of queries (and, embedded, of everything). */
   db: Database;
+  /** The database of ingestion: writer, handshakes, purge (the same as `db` when embedded). */
+  ingestDb: Database;
   writer: BatchWriter;
   metrics: Metrics;
   ingest: IngestEndpoints;
@@ -51,19 +54,21 @@ async function migrateWhenReachable(db: Database, log: Logger): Promise<void> {
   }
 }
 
+/** `options.db`: use this (embedded, in-memory) database for everything instead of opening one. */
 export async function startServer(settings: Settings, log: Logger, options: { db?: Database } = {}): Promise<RunningServer> {
-  const db = options.db ?? (await openDatabase(settings));
+  const databases: Databases = options.db ? { queries: options.db, ingest: options.db, close: () => options.db!.close() } : await openDatabases(settings);
+  const { queries: db, ingest: ingestDb } = databases;
   log.info({ database: db.kind }, 'database opened');
-  await migrateWhenReachable(db, log);
+  await migrateWhenReachable(ingestDb, log);
 
   const metrics = createMetrics();
   const recordDrop = createDropRecorder(metrics, log);
   const writer = new BatchWriter(
-    db,
+    ingestDb,
     {
       batchSize: settings.dbBatchSize,
       saveLatencyMs: settings.dbSaveLatencyMs,
-      maxWriters: Math.max(1, Math.min(settings.dbWriters, db.maxWriters)),
+      maxWriters: Math.max(1, Math.min(settings.dbWriters, ingestDb.maxWriters)),
       bufferMaxRows: settings.bufferMaxRows,
       bufferMaxBytes: settings.bufferMaxBytes,
     },
@@ -71,7 +76,7 @@ export async function startServer(settings: Settings, log: Logger, options: { db
     log,
     recordDrop,
   );
-  const purger = new Purger(db, settings, metrics, log);
+  const purger = new Purger(ingestDb, settings, metrics, log);
   await purger.start();
 
   const httpLog = log.child({ component: 'http' }, { level: ['trace', 'debug'].includes(settings.logLevel) ? settings.logLevel : 'warn' });
@@ -85,7 +90,7 @@ export async function startServer(settings: Settings, log: Logger, options: { db
     requestTimeout: Math.max(settings.handshakeTimeoutS * 1000, 60_000),
   });
   if (settings.apiToken !== null) requireApiToken(app, { token: settings.apiToken, metricsPublic: settings.metricsPublic });
-  const ingest = new IngestEndpoints({ settings, db, writer, metrics, log, recordDrop });
+  const ingest = new IngestEndpoints({ settings, db: ingestDb, writer, metrics, log, recordDrop });
   await app.register(websocket, {
     options: { maxPayload: settings.wsMaxPayload, perMessageDeflate: false, skipUTF8Validation: true },
     // Errors on established sockets (oversized frame: ws closes with 1009; resets) are the peer's doing.
@@ -118,10 +123,10 @@ export async function startServer(settings: Settings, log: Logger, options: { db
       await closed;
       await feed.close();
       await purger.stop();
-      await db.close();
+      await databases.close();
       log.info({ stored: writer.stored, lost }, 'shut down');
       return lost;
     })());
 
-  return { app, port, db, writer, metrics, ingest, purger, close };
+  return { app, port, db, ingestDb, writer, metrics, ingest, purger, close };
 }

@@ -63,8 +63,10 @@ for (const backend of BACKENDS) {
     it("hostile frames never crash it, never cost another node's messages, and every one is stored or counted", { timeout: 180_000 }, async () => {
       const server = await startTestServer(backend, { DB_BATCH_SIZE: '64' });
       try {
-        const hostile = await connectNode(server.url('/'));
         const good = await connectNode(server.url('/'));
+        // The hostile node's envelope ids create more rows later: note the good node's row now.
+        const goodId = (await server.db.query<{ id: number }>('SELECT max(id) AS id FROM peer_connections')).rows[0].id;
+        const hostile = await connectNode(server.url('/'));
         const frames = fc.sample(hostileFrame, { numRuns: backend.name === 'postgres' ? 3_000 : 1_000, seed: 42 });
         let goodSent = 0;
         for (let i = 0; i < frames.length; i += 50) {
@@ -72,7 +74,6 @@ for (const backend of BACKENDS) {
           await good.send(`{"id":1,"ts":"${TS}","payload":{"height":${goodSent},"msg":"block.import"}}`);
           goodSent++;
         }
-        const goodId = (await server.db.query<{ id: number }>('SELECT max(id) AS id FROM peer_connections')).rows[0].id;
         await waitFor(async () => Number((await server.db.query<{ n: number }>('SELECT count(*) AS n FROM substrate_logs WHERE peer_connection_id = $1', [goodId])).rows[0].n) === goodSent, `the good node's ${goodSent} messages`, 60_000);
         // Reconcile the hostile node: everything it sent is stored or counted as dropped.
         const accounted = async () => {

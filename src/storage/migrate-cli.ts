@@ -1,13 +1,14 @@
 // `npm run migrate`: applies the migrations to the configured database and exits.
 import { loadEnvironment, parseSettings } from '../config/settings.js';
-import { openDatabase } from './open.js';
+import { openDatabases } from './open.js';
 import { migrate } from './migrate.js';
 
 const settings = parseSettings(loadEnvironment());
-const db = await openDatabase(settings);
+const databases = await openDatabases(settings);
+const db = databases.ingest;
 try {
   const result = await migrate(db);
   process.stdout.write(`${db.kind} database at migration ${result.version}; applied now: ${result.applied.join(', ') || 'none'}\n`);
 } finally {
-  await db.close();
+  await databases.close();
 }

@@ -1,12 +1,49 @@
 // Chooses the database backend from the settings: DATABASE_URL, or the embedded database in DATA_DIR.
+// With PostgreSQL, ingestion and queries get separate pools, so that a flood of slow queries can never
+// take the connections the writer needs (the embedded database is one session shared by both).
 import type { Settings } from '../config/settings.js';
 import type { Database } from './database.js';
 import { PostgresDatabase } from './postgres.js';
 import { EmbeddedDatabase } from './embedded.js';
 
-export async function openDatabase(settings: Pick<Settings, 'databaseUrl' | 'dataDir' | 'dbPoolSize' | 'dbWriters'>): Promise<Database> {
-  if (settings.databaseUrl) {
-    return new PostgresDatabase({ url: settings.databaseUrl, poolSize: settings.dbPoolSize, maxWriters: Math.min(settings.dbWriters, settings.dbPoolSize - 1) });
+export interface Databases {
+  /** Query routes, feed cache, readiness. */
+  queries: Database;
+  /** Writer, handshakes, liveness, purge, migrations. */
+  ingest: Database;
+  close(): Promise<void>;
+}
+
+type DatabaseSettings = Pick<Settings, 'databaseUrl' | 'dataDir' | 'dbPoolSize' | 'dbWriters' | 'statementTimeoutMs'>;
+
+/** Connections the ingestion pool holds beyond its writers: handshakes, liveness updates, purge. */
+const INGEST_SPARE_CONNECTIONS = 2;
+/** A query waits at most this long for a free connection before it is answered 503. */
+const MAX_QUERY_QUEUE_WAIT_MS = 10_000;
+
+export async function openDatabases(settings: DatabaseSettings): Promise<Databases> {
+  if (!settings.databaseUrl) {
+    const db = await EmbeddedDatabase.open(settings.dataDir);
+    return { queries: db, ingest: db, close: () => db.close() };
   }
-  return EmbeddedDatabase.open(settings.dataDir);
+  const ingest = new PostgresDatabase({
+    url: settings.databaseUrl,
+    poolSize: settings.dbWriters + INGEST_SPARE_CONNECTIONS,
+    maxWriters: settings.dbWriters,
+    applicationName: 'tetcore-analytics ingest',
+  });
+  const queries = new PostgresDatabase({
+    url: settings.databaseUrl,
+    poolSize: settings.dbPoolSize,
+    maxWriters: 0,
+    applicationName: 'tetcore-analytics queries',
+    acquireTimeoutMs: Math.min(settings.statementTimeoutMs, MAX_QUERY_QUEUE_WAIT_MS),
+  });
+  return {
+    queries,
+    ingest,
+    async close() {
+      await Promise.all([queries.close(), ingest.close()]);
+    },
+  };
 }

@@ -20,6 +20,8 @@ export interface PostgresOptions {
   poolSize: number;
   maxWriters: number;
   applicationName?: string;
+  /** How long to wait for a connection (to open one, or for one to be free); default 10 s. */
+  acquireTimeoutMs?: number;
 }
 
 function copyStatement(table: string, columns: readonly string[]): string {
@@ -65,7 +67,7 @@ export class PostgresDatabase implements Database {
       // Every timestamp column holds naive UTC; make now() agree whatever the server's zone.
       options: '-c TimeZone=UTC',
       application_name: options.applicationName ?? 'tetcore-analytics',
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: options.acquireTimeoutMs ?? 10_000,
       types: typeParsers,
     });
     // An idle client losing its connection must not crash the process; the pool replaces it.

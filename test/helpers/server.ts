@@ -16,7 +16,9 @@ export interface TestServer extends RunningServer {
 export async function startTestServer(backend: TestBackend, env: Record<string, string> = {}): Promise<TestServer> {
   const created = await backend.create();
   const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', ...env, ...(created.url ? { DATABASE_URL: created.url } : {}) });
-  const server = await startServer(settings, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), { db: created.db as Database });
+  // PostgreSQL: the server opens its own pools (queries and ingestion apart), as in production.
+  if (created.url) await created.db.close();
+  const server = await startServer(settings, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), created.url ? {} : { db: created.db as Database });
   let disposed = false;
   return {
     ...server,
