@@ -13,5 +13,6 @@ export async function registerDashboards(app: FastifyInstance, assetsPath: strin
   await app.register(fastifyStatic, { root, prefix: '/dashboard/', index: ['index.html'], list: false, decorateReply: true });
   const uplotDist = path.dirname(createRequire(import.meta.url).resolve('uplot'));
   await app.register(fastifyStatic, { root: uplotDist, prefix: '/dashboard/vendor/uplot/', decorateReply: false, list: false });
+  app.get('/dashboard', (_request, reply) => reply.sendFile('index.html', root));
   return (_request, reply) => reply.sendFile(OVERVIEW_PAGE, root);
 }

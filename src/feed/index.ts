@@ -7,6 +7,7 @@ import type { Settings } from '../config/settings.js';
 import { FeedCache } from './cache.js';
 import { FeedRoute } from './route.js';
 import { registerDashboards } from './dashboards.js';
+import { registerRatesRoute } from './rates.js';
 
 export interface FeedDeps {
   db: Database;
@@ -53,6 +54,7 @@ export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promis
     feedLog,
   );
   route.register(app);
+  registerRatesRoute(app, db);
   // Viewers' sockets would keep the HTTP server from closing: close them when the server starts closing.
   app.addHook('preClose', (done) => {
     route.closeAll();

@@ -1,0 +1,60 @@
+// GET /feed/rates: messages per node over the last minute, for the nodes overview page. Computed for
+// connected nodes only, through the (peer_connection_id, created_at) index, at most once per
+// RATES_REFRESH_MS whatever the number of viewers (concurrent requests share one query).
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../storage/database.js';
+import { toDbTimestamp } from './time.js';
+
+export const RATES_WINDOW_S = 60;
+export const RATES_REFRESH_MS = 5_000;
+/** A connection whose server has not refreshed last_seen for this long is not counted (crashed server). */
+const LIVE_WINDOW_S = 120;
+
+export interface NodeRates {
+  /** Messages stored over the window, all types. */
+  total: number;
+  per_minute: number;
+  by_msg: Record<string, number>;
+}
+
+export interface RatesReport {
+  window_s: number;
+  /** peer_id → its rates; nodes without messages in the window are absent. */
+  nodes: Record<string, NodeRates>;
+}
+
+export async function selectRates(db: Database, windowS: number): Promise<RatesReport> {
+  const since = toDbTimestamp((Date.now() - windowS * 1000) * 1000);
+  const result = await db.query<{ peer_id: string; msg: string | null; n: number }>(
+    `SELECT pc.peer_id, l.msg, count(*)::int AS n
+       FROM peer_connections pc
+       JOIN substrate_logs l ON l.peer_connection_id = pc.id AND l.created_at >= $1::timestamp
+      WHERE pc.peer_id IS NOT NULL AND pc.disconnected_at IS NULL
+        AND pc.last_seen >= (now() AT TIME ZONE 'utc') - make_interval(secs => $2)
+      GROUP BY pc.peer_id, l.msg`,
+    [since, LIVE_WINDOW_S],
+  );
+  const nodes: Record<string, NodeRates> = {};
+  for (const row of result.rows) {
+    const node = (nodes[row.peer_id] ??= { total: 0, per_minute: 0, by_msg: {} });
+    node.total += row.n;
+    node.by_msg[row.msg ?? '(none)'] = (node.by_msg[row.msg ?? '(none)'] ?? 0) + row.n;
+  }
+  for (const node of Object.values(nodes)) node.per_minute = Math.round((node.total * 600) / windowS) / 10;
+  return { window_s: windowS, nodes };
+}
+
+export function registerRatesRoute(app: FastifyInstance, db: Database): void {
+  let cached: { at: number; report: Promise<RatesReport> } | null = null;
+  app.get('/feed/rates', async () => {
+    const now = Date.now();
+    if (cached === null || now - cached.at >= RATES_REFRESH_MS) {
+      const report = selectRates(db, RATES_WINDOW_S);
+      cached = { at: now, report };
+      report.catch(() => {
+        if (cached?.report === report) cached = null; // do not keep a failure
+      });
+    }
+    return cached.report;
+  });
+}
