@@ -105,7 +105,7 @@ for (const backend of BACKENDS) {
       assert.ok((s.value('used_swap') ?? -1) >= 0);
       assert.ok((s.value('load_avg_one') ?? -1) >= 0);
       assert.ok((s.value('bytes_received') ?? -1) >= 0);
-      assert.ok((s.value('tetcore_db_pool_connections{state="total"}') ?? 0) >= 1);
+      assert.ok((s.value('tetcore_db_pool_connections{pool="queries",state="total"}') ?? -1) >= 0, "queries pool reported");
       // the parsers on known texts
       assert.deepEqual(parseMeminfo('MemTotal:       16000 kB\nMemFree:         1000 kB\nMemAvailable:    6000 kB\nSwapTotal:       2000 kB\nSwapFree:        1500 kB\n'), { totalMem: 16000, usedMem: 10000, totalSwap: 2000, usedSwap: 500 });
       assert.deepEqual(

@@ -41,7 +41,7 @@ export function createMetrics() {
 
   const memory = memoize<HostMemory>(readHostMemory, 500);
   const network = memoize<HostNetwork | null>(readHostNetwork, 500);
-  const sources: { pool: (() => PoolStats) | null } = { pool: null };
+  const sources: { pools: Map<string, () => PoolStats> } = { pools: new Map() };
   // Host byte totals are counters: each scrape adds what the kernel counted since the previous one.
   const lastNetwork = { received: 0, sent: 0 };
   const networkCounter = (name: string, help: string, field: keyof HostNetwork) =>
@@ -96,14 +96,15 @@ export function createMetrics() {
     purgeRuns: counter('tetcore_purge_runs_total', 'Purge runs, by outcome', ['outcome']),
     purgePartitionsDropped: counter('tetcore_purge_partitions_dropped_total', 'Expired partitions dropped by the purge'),
     purgeRowsDeleted: counter('tetcore_purge_rows_deleted_total', 'Rows deleted by the purge outside whole partitions', ['table']),
-    dbPoolConnections: gauge('tetcore_db_pool_connections', 'Database connections of this server, by state (total, idle, in_use, waiting = queries queued for a connection)', ['state'], function () {
-      const stats = sources.pool?.();
-      if (!stats) return;
-      this.set({ state: 'total' }, stats.total);
-      if (stats.idle === undefined || stats.waiting === undefined) return;
-      this.set({ state: 'idle' }, stats.idle);
-      this.set({ state: 'in_use' }, stats.total - stats.idle);
-      this.set({ state: 'waiting' }, stats.waiting);
+    dbPoolConnections: gauge('tetcore_db_pool_connections', 'Database connections of this server, by pool and state (total, idle, in_use, waiting = queries queued for a connection)', ['pool', 'state'], function () {
+      for (const [pool, read] of sources.pools) {
+        const stats = read();
+        this.set({ pool, state: 'total' }, stats.total);
+        if (stats.idle === undefined || stats.waiting === undefined) continue;
+        this.set({ pool, state: 'idle' }, stats.idle);
+        this.set({ pool, state: 'in_use' }, stats.total - stats.idle);
+        this.set({ pool, state: 'waiting' }, stats.waiting);
+      }
     }),
     // The live feed.
     feedSubscriptions: gauge('tetcore_feed_subscriptions', 'Subscriptions held by /feed viewers now'),
@@ -128,12 +129,15 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** Lets `tetcore_db_pool_connections` read the pool of `db` when scraped. */
-export function attachDatabase(metrics: Metrics, db: Database): void {
+/**
+ * Lets `tetcore_db_pool_connections{pool=name}` read the pool of `db` when scraped (the queries pool is
+ * attached by the feed; `ingest` names the writer's pool). The embedded database is one session.
+ */
+export function attachDatabase(metrics: Metrics, db: Database, name = 'queries'): void {
   const pool = (db as { pool?: { totalCount: number; idleCount: number; waitingCount: number } }).pool;
   if (db.kind === 'postgres' && pool) {
-    metrics.sources.pool = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+    metrics.sources.pools.set(name, () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
   } else {
-    metrics.sources.pool = () => ({ total: 1 });
+    metrics.sources.pools.set(name, () => ({ total: 1 }));
   }
 }
