@@ -40,6 +40,8 @@ describe('database outage', () => {
       timer = setInterval(tick, INTERVAL_MS);
       await new Promise((r) => setTimeout(r, 1000));
 
+      let peakBuffer = 0;
+      const sampler = setInterval(() => (peakBuffer = Math.max(peakBuffer, server.writer.pendingRows)), 50);
       proxy.cut();
       await new Promise((r) => setTimeout(r, 500));
       const ready = await fetch(`http://127.0.0.1:${server.port}/ready`);
@@ -47,6 +49,7 @@ describe('database outage', () => {
       await new Promise((r) => setTimeout(r, OUTAGE_S * 1000 - 500));
       assert.ok(server.writer.pendingRows > 0, 'messages wait in memory during the outage');
       proxy.restore();
+      clearInterval(sampler);
       await new Promise((r) => setTimeout(r, 1000));
       clearInterval(timer);
       timer = undefined;
@@ -58,6 +61,9 @@ describe('database outage', () => {
       assert.equal(rows, sent, 'every message stored');
       assert.equal(distinct, sent, 'none stored twice');
       assert.equal((await fetch(`http://127.0.0.1:${server.port}/ready`)).status, 200);
+      const dropped = (await server.metrics.messagesDropped.get()).values.reduce((n, v) => n + v.value, 0);
+      assert.equal(dropped, 0);
+      console.log(`outage: ${OUTAGE_S} s with ${NODES} nodes: ${sent} sent, ${rows} stored once, ${dropped} dropped; peak buffer ${peakBuffer} messages`);
     } finally {
       if (timer) clearInterval(timer);
       for (const node of nodes) await node.close().catch(() => {});

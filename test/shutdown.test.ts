@@ -37,6 +37,7 @@ describe('graceful shutdown', () => {
       const db = await EmbeddedDatabase.open(dataDir);
       try {
         assert.deepEqual(await storedRows(db), { rows: MESSAGES, distinct: MESSAGES });
+        console.log(`shutdown (embedded): ${MESSAGES} sent just before SIGTERM, ${MESSAGES} stored, exit 0`);
       } finally {
         await db.close();
       }
@@ -53,6 +54,7 @@ describe('graceful shutdown', () => {
       const db = new PostgresDatabase({ url: database.url, poolSize: 2, maxWriters: 1 });
       try {
         assert.deepEqual(await storedRows(db), { rows: MESSAGES, distinct: MESSAGES });
+        console.log(`shutdown (postgres): ${MESSAGES} sent just before SIGTERM, ${MESSAGES} stored, exit 0`);
       } finally {
         await db.close();
       }
