@@ -28,38 +28,46 @@ async function storedRows(db: Database): Promise<{ rows: number; distinct: numbe
   return r.rows[0];
 }
 
-describe('graceful shutdown', () => {
-  it('embedded database on disk: SIGTERM flushes everything, exit code 0', async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'tetcore-data-'));
-    try {
-      const { code, lines } = await streamThenTerminate({ DATA_DIR: dataDir });
-      assert.equal(code, 0, lines.slice(-5).join('\n'));
-      const db = await EmbeddedDatabase.open(dataDir);
-      try {
-        assert.deepEqual(await storedRows(db), { rows: MESSAGES, distinct: MESSAGES });
-        console.log(`shutdown (embedded): ${MESSAGES} sent just before SIGTERM, ${MESSAGES} stored, exit 0`);
-      } finally {
-        await db.close();
-      }
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
-    }
-  });
+/** Where a server process keeps its data, and how the test reads it back afterwards. */
+interface Storage {
+  name: string;
+  create(): Promise<{ env: Record<string, string>; open(): Promise<Database>; remove(): Promise<void> }>;
+}
 
-  it('PostgreSQL: SIGTERM flushes everything, exit code 0', async () => {
-    const database = await createPostgresDatabase();
-    try {
-      const { code, lines } = await streamThenTerminate({ DATABASE_URL: database.url });
-      assert.equal(code, 0, lines.slice(-5).join('\n'));
-      const db = new PostgresDatabase({ url: database.url, poolSize: 2, maxWriters: 1 });
+const STORAGES: Storage[] = [
+  {
+    name: 'embedded database on disk',
+    async create() {
+      const dataDir = await mkdtemp(path.join(tmpdir(), 'tetcore-data-'));
+      return { env: { DATA_DIR: dataDir }, open: () => EmbeddedDatabase.open(dataDir), remove: () => rm(dataDir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    async create() {
+      const database = await createPostgresDatabase();
+      return { env: { DATABASE_URL: database.url }, open: async () => new PostgresDatabase({ url: database.url, poolSize: 2, maxWriters: 1 }), remove: () => database.drop() };
+    },
+  },
+];
+
+describe('graceful shutdown', () => {
+  for (const storage of STORAGES) {
+    it(`${storage.name}: SIGTERM flushes everything, exit code 0`, async () => {
+      const created = await storage.create();
       try {
-        assert.deepEqual(await storedRows(db), { rows: MESSAGES, distinct: MESSAGES });
-        console.log(`shutdown (postgres): ${MESSAGES} sent just before SIGTERM, ${MESSAGES} stored, exit 0`);
+        const { code, lines } = await streamThenTerminate(created.env);
+        assert.equal(code, 0, lines.slice(-5).join('\n'));
+        const db = await created.open();
+        try {
+          assert.deepEqual(await storedRows(db), { rows: MESSAGES, distinct: MESSAGES });
+          console.log(`shutdown (${storage.name}): ${MESSAGES} sent just before SIGTERM, ${MESSAGES} stored, exit 0`);
+        } finally {
+          await db.close();
+        }
       } finally {
-        await db.close();
+        await created.remove();
       }
-    } finally {
-      await database.drop();
-    }
-  });
+    });
+  }
 });
