@@ -204,6 +204,14 @@ for (const backend of BACKENDS) {
       await node.close();
     });
 
+    it('accepts text frames as well as binary ones, and `/` with a query string', async () => {
+      const node = await connectNode(server.url('/?source=test'));
+      await new Promise<void>((resolve, reject) => node.ws.send('{"msg":"text.frame","ts":"2021-06-23T01:02:03Z"}', { binary: false }, (e) => (e ? reject(e) : resolve())));
+      await node.send('{"msg":"binary.frame","ts":"2021-06-23T01:02:03Z"}');
+      await waitFor(async () => (await count(server, `SELECT count(*) AS n FROM substrate_logs WHERE msg IN ('text.frame', 'binary.frame')`)) === 2, 'both frames stored');
+      await node.close();
+    });
+
     it('answers a plain GET on /audit with 426 and records nothing', async () => {
       const before = await count(server, 'SELECT count(*) AS n FROM peer_connections');
       const response = await fetch(server.httpUrl('/audit'));
