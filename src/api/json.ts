@@ -14,15 +14,31 @@ export function rawJson(text: string | null): RawJson | null {
   return text === null ? null : new RawJson(text);
 }
 
+/** Whether `value` holds a RawJson at the top level, in its items, or in its items' fields. */
+function holdsRaw(value: unknown, depth = 0): boolean {
+  if (value instanceof RawJson) return true;
+  if (depth > 2 || value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (holdsRaw(item, depth + 1)) return true;
+    return false;
+  }
+  for (const key in value) if ((value as Record<string, unknown>)[key] instanceof RawJson) return true;
+  return false;
+}
+
 /** JSON.stringify that writes RawJson values verbatim (and, like it, leaves out undefined fields). */
 export function toJson(value: unknown): string {
+  return holdsRaw(value) ? serialize(value) : (JSON.stringify(value) ?? 'null');
+}
+
+function serialize(value: unknown): string {
   if (value instanceof RawJson) return value.text;
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out += ',';
       const item = value[i];
-      out += item === undefined ? 'null' : toJson(item);
+      out += item === undefined ? 'null' : serialize(item);
     }
     return out + ']';
   }
@@ -32,7 +48,7 @@ export function toJson(value: unknown): string {
     for (const key of Object.keys(value)) {
       const field = (value as Record<string, unknown>)[key];
       if (field === undefined || typeof field === 'function') continue;
-      out += `${first ? '' : ','}${JSON.stringify(key)}:${toJson(field)}`;
+      out += `${first ? '' : ','}${JSON.stringify(key)}:${field instanceof RawJson ? field.text : (JSON.stringify(field) ?? 'null')}`;
       first = false;
     }
     return out + '}';

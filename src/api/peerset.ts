@@ -55,3 +55,17 @@ export function expandPeerset(peersetJson: string | null, keep?: Set<string>): R
   }
   return out;
 }
+
+/** One peer's entry in a network state, from its entries in each set: first numeric reputation, connected in any. */
+export function mergeEntries(entriesJson: string): { reputation: number; connected: boolean } | null {
+  const entries = JSON.parse(entriesJson) as unknown;
+  if (!Array.isArray(entries)) return null;
+  let reputation: number | null = null;
+  let connected = false;
+  for (const entry of entries) {
+    if (!isObject(entry)) continue;
+    if (reputation === null && typeof entry.reputation === 'number' && Number.isFinite(entry.reputation)) reputation = Math.trunc(entry.reputation);
+    if (entry.connected === true) connected = true;
+  }
+  return reputation === null ? null : { reputation, connected };
+}

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
 import { loggedPeerIds, newestNetworkStates, reputationOfPeer } from '../storage/queries/reputation.js';
-import { expandPeerset } from './peerset.js';
+import { expandPeerset, mergeEntries } from './peerset.js';
 import { Limit, PeerId, QUERY_ERRORS, TimeInput, TimeOutput } from './schemas.js';
 import { formatEpochMs, formatTimestamp, parseTime } from './time.js';
 import { rawJson } from './json.js';
@@ -169,7 +169,12 @@ export function registerReputationRoutes(app: FastifyInstance, { run }: ApiConte
       }
       const maxAgeS = start === undefined ? (q.max_age_s ?? PEER_HISTORY_DEFAULT_AGE_S) : undefined;
       const rows = await run((db) => reputationOfPeer(db, { peerId: request.params.peer_id, start, maxAgeS, end, limit: q.limit ?? 1000 }));
-      return rows.map((r) => ({ reporting_peer: r.reporting_peer, reputation: rawJson(r.reputation), connected: r.connected, ts: formatTimestamp(r.ts) }));
+      const out = [];
+      for (const row of rows) {
+        const entry = mergeEntries(row.entries);
+        if (entry !== null) out.push({ reporting_peer: row.reporting_peer, reputation: entry.reputation, connected: entry.connected, ts: formatTimestamp(row.ts) });
+      }
+      return out;
     },
   );
 }

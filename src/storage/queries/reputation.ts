@@ -2,15 +2,11 @@
 // expanded by api/peerset.ts; the one-peer history is extracted here, in SQL):
 //   older Substrate: logs.state.peerset.nodes            = { <peer id>: {connected, reputation} }
 //   Tetcore:         logs.state.peerset.sets[i].nodes    = the same, one map per peer set
-// A remote peer present in several sets counts once: its reputation is taken from the first set that has
-// it (peerset reputation is per peer, so the sets agree), and it is connected if connected in any set.
-// Values that are not a number (reputation) are skipped; a non-boolean `connected` counts as false.
 import type { Queryable } from '../database.js';
+import { withOrderedScans } from './run.js';
 
 const NOW = `(now() AT TIME ZONE 'utc')`;
 
-const REPUTATION = `CASE WHEN jsonb_typeof(value->'reputation') = 'number' THEN trunc((value->'reputation')::numeric) END`;
-const CONNECTED = `(jsonb_typeof(value->'connected') = 'boolean' AND (value->'connected')::boolean)`;
 /** The reporting node: the connection's peer id, else the one inside the message. */
 const REPORTER = `COALESCE(pc.peer_id, s.logs->'state'->>'peerId')`;
 
@@ -62,14 +58,16 @@ export interface PeerHistoryQuery {
 
 export interface PeerHistoryRow {
   reporting_peer: string;
-  reputation: string;
-  connected: boolean;
   ts: string;
+  /** JSON array of the peer's entries in the state's sets (one for the older shape), as text. */
+  entries: string;
 }
 
 /**
- * The entry of one remote peer in every network state of the window that contains it: the newest `limit`
- * (reporter, time) pairs, returned ordered by reporter then time as the reference did.
+ * The entries of one remote peer in the newest `limit` network states of the window that contain it,
+ * ordered by reporter then time (as the reference did). The states are read newest first along
+ * substrate_logs_network_state_idx and the scan stops after `limit` matches; each state is detoasted
+ * once, and only the peer's own entries leave the database.
  */
 export async function reputationOfPeer(db: Queryable, query: PeerHistoryQuery): Promise<PeerHistoryRow[]> {
   const params: unknown[] = [query.peerId, query.limit];
@@ -86,30 +84,31 @@ export async function reputationOfPeer(db: Queryable, query: PeerHistoryQuery): 
     params.push(query.end);
     conditions.push(`s.created_at < $${params.length}::timestamp`);
   } else conditions.push(`s.created_at < ${NOW}`);
-  const result = await db.query<PeerHistoryRow>(
-    `SELECT reporting_peer, reputation::text AS reputation, connected, ts FROM (
-       SELECT ${REPORTER} AS reporting_peer, s.created_at AS ts, entry.reputation, entry.connected
-         FROM substrate_logs s
-         JOIN peer_connections pc ON pc.id = s.peer_connection_id
-        CROSS JOIN LATERAL (SELECT s.logs->'state'->'peerset' AS peerset OFFSET 0) p
-        CROSS JOIN LATERAL (
-          SELECT (array_agg(${REPUTATION} ORDER BY set_index) FILTER (WHERE jsonb_typeof(value->'reputation') = 'number'))[1] AS reputation,
-                 bool_or(${CONNECTED}) AS connected
-            FROM (
-              SELECT p.peerset->'nodes'->($1::text) AS value, 0::bigint AS set_index
-              UNION ALL
-              SELECT sets.value->'nodes'->($1::text), sets.set_index
-                FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p.peerset->'sets') = 'array' THEN p.peerset->'sets' ELSE '[]'::jsonb END) WITH ORDINALITY sets(value, set_index)
-            ) found
-           WHERE value IS NOT NULL
-        ) entry
-        WHERE ${conditions.join(' AND ')} AND entry.reputation IS NOT NULL
-        ORDER BY s.created_at DESC
-        LIMIT $2
-     ) newest
-     WHERE reporting_peer IS NOT NULL
-     ORDER BY reporting_peer, ts`,
-    params,
+  const result = await withOrderedScans(db, () =>
+    db.query<PeerHistoryRow>(
+      `SELECT COALESCE(pc.peer_id, m.state_peer) AS reporting_peer, m.ts, m.entries::text AS entries FROM (
+         SELECT c.* FROM (
+           SELECT s.peer_connection_id, s.created_at AS ts, st.state->>'peerId' AS state_peer,
+                  (SELECT jsonb_agg(v) FROM (
+                     SELECT st.state->'peerset'->'nodes'->($1::text) AS v
+                     UNION ALL
+                     SELECT x->'nodes'->($1::text)
+                       FROM jsonb_array_elements(CASE WHEN jsonb_typeof(st.state->'peerset'->'sets') = 'array' THEN st.state->'peerset'->'sets' ELSE '[]'::jsonb END) x
+                   ) found WHERE v IS NOT NULL) AS entries
+             FROM substrate_logs s
+            CROSS JOIN LATERAL (SELECT s.logs->'state' AS state OFFSET 0) st
+            WHERE ${conditions.join(' AND ')}
+            ORDER BY s.created_at DESC
+           OFFSET 0
+         ) c
+         WHERE c.entries IS NOT NULL
+         LIMIT $2
+       ) m
+       JOIN peer_connections pc ON pc.id = m.peer_connection_id
+       WHERE COALESCE(pc.peer_id, m.state_peer) IS NOT NULL
+       ORDER BY 1, 2`,
+      params,
+    ),
   );
   return result.rows;
 }

@@ -1,6 +1,7 @@
 // Reads of substrate_logs for the query API: messages per type, recent messages of a node, and the
 // profiling targets of a benchmarked node. Reputation (network states) is in reputation.ts.
 import type { Queryable } from '../database.js';
+import { withOrderedScans } from './run.js';
 
 export interface LogStatRow {
   qty: number;
@@ -46,7 +47,9 @@ export interface LogRow {
  * The newest messages of a peer, newest first. For each of its connections, the newest `limit` rows come
  * from a backward scan of (peer_connection_id, msg, created_at) when `msg` is given, else of
  * (peer_connection_id, created_at) (migration 003), merged across partitions; then the newest `limit`
- * overall. `logs` is converted to text only for the rows returned.
+ * overall. `logs` is converted to text only for the rows returned. The plan is kept to ordered scans
+ * (see withOrderedScans): a `target` or `msg` filter on a node with 100,000 messages would otherwise be
+ * estimated at a handful of rows and answered by reading all of them.
  */
 export async function recentLogs(db: Queryable, query: LogQuery): Promise<LogRow[]> {
   const params: unknown[] = [query.peerId, query.limit];
@@ -59,7 +62,7 @@ export async function recentLogs(db: Queryable, query: LogQuery): Promise<LogRow
   conditions.push(query.end !== undefined ? `s.created_at < ${bind(query.end)}::timestamp` : `s.created_at < (now() AT TIME ZONE 'utc')`);
   if (query.msg !== undefined) conditions.push(`s.msg = ${bind(query.msg)}`);
   if (query.target !== undefined) conditions.push(`s.logs->>'target' = ${bind(query.target)}`);
-  const result = await db.query<LogRow>(
+  const result = await withOrderedScans(db, () => db.query<LogRow>(
     `SELECT ip_addr, peer_id, msg, created_at, logs::text AS logs FROM (
        SELECT pc.ip_addr, pc.peer_id, l.msg, l.created_at, l.logs
          FROM peer_connections pc
@@ -75,7 +78,7 @@ export async function recentLogs(db: Queryable, query: LogQuery): Promise<LogRow
      ) newest
      ORDER BY created_at DESC`,
     params,
-  );
+  ));
   return result.rows;
 }
 
