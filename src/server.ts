@@ -8,7 +8,7 @@ import type { Settings } from './config/settings.js';
 import type { Database } from './storage/database.js';
 import { openDatabases, type Databases } from './storage/open.js';
 import { migrate } from './storage/migrate.js';
-import { createMetrics, type Metrics } from './metrics/catalogue.js';
+import { attachDatabase, createMetrics, type Metrics } from './metrics/catalogue.js';
 import { BatchWriter } from './ingest/writer.js';
 import { createDropRecorder } from './ingest/drops.js';
 import { IngestEndpoints } from './ingest/routes.js';
@@ -62,6 +62,8 @@ export async function startServer(settings: Settings, log: Logger, options: { db
   await migrateWhenReachable(ingestDb, log);
 
   const metrics = createMetrics();
+  attachDatabase(metrics, db, 'queries');
+  if (ingestDb !== db) attachDatabase(metrics, ingestDb, 'ingest');
   const recordDrop = createDropRecorder(metrics, log);
   const writer = new BatchWriter(
     ingestDb,
