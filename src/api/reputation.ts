@@ -31,7 +31,8 @@ const Snapshot = Type.Object(
   { title: 'ReputationSnapshot' },
 );
 
-const PEER_HISTORY_DEFAULT_AGE_S = 3600;
+/** Every network state of the window is read (and detoasted) unless `limit` matches come first: keep it modest. */
+const PEER_HISTORY_DEFAULT_AGE_S = 600;
 const PeerHistoryQuery = Type.Object({
   max_age_s: Type.Optional(MaxAge(undefined, `; default ${PEER_HISTORY_DEFAULT_AGE_S} unless start_time is given`)),
   start_time: Type.Optional(TimeInput('Only network states newer than this (exclusive); not with max_age_s')),

@@ -18,7 +18,7 @@ export interface PickedState {
 }
 
 /**
- * For each reporting peer after `after` (ascending, at most `limit`), its newest network state younger than
+ * For each reporting peer after `after` (ascending bytewise, at most `limit`), its newest network state younger than
  * `maxAgeS`. Candidates come from the partial index substrate_logs_network_state_idx; only the picked
  * state of each reporter is detoasted, and only its peerset is converted to text.
  */
@@ -26,7 +26,7 @@ export async function newestNetworkStates(db: Queryable, query: { maxAgeS: numbe
   const result = await db.query<PickedState>(
     `SELECT reporting_peer, ts, (logs->'state'->'peerset')::text AS peerset FROM (
        SELECT DISTINCT ON (reporting_peer) reporting_peer, ts, logs FROM (
-         SELECT ${REPORTER} AS reporting_peer, s.created_at AS ts, s.logs
+         SELECT ${REPORTER} COLLATE "C" AS reporting_peer, s.created_at AS ts, s.logs
            FROM substrate_logs s JOIN peer_connections pc ON pc.id = s.peer_connection_id
           WHERE s.msg = 'system.network_state' AND s.created_at > ${NOW} - make_interval(secs => $1)
        ) c
