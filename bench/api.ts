@@ -15,6 +15,8 @@
 //   --full                 the issue's scale: 5,000,000 messages from 1,000 nodes
 //   --url postgres://…     reuse a database seeded by an earlier run with --keep (skips seeding)
 //   --keep                 do not drop the database at the end (prints its URL)
+//   --ingest-cost          instead: seed --messages twice with and twice without the index the query API
+//                          added (migration 003), alternating, and compare the write rates
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -49,6 +51,7 @@ const { values: args } = parseArgs({
     full: { type: 'boolean', default: false },
     url: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'ingest-cost': { type: 'boolean', default: false },
   },
 });
 const MESSAGES = args.full ? 5_000_000 : Number(args.messages);
@@ -141,9 +144,10 @@ function connectedFrame(i: number, ms: number): string {
 // ---------------------------------------------------------------------------------------------------
 // Seeding through the BatchWriter
 
-async function seed(url: string): Promise<{ seconds: number; rowsPerSecond: number }> {
+async function seed(url: string, afterMigrate?: (db: PostgresDatabase) => Promise<void>): Promise<{ seconds: number; rowsPerSecond: number }> {
   const db = new PostgresDatabase({ url, poolSize: 4, maxWriters: 2 });
   await migrate(db);
+  await afterMigrate?.(db);
   const now = Date.now();
   await ensurePartitions(db, now, 24, 3);
   await ensurePartitions(db, now - SPAN_MS, 24, 0);
@@ -265,7 +269,38 @@ function explaining(db: Queryable, plans: string[]): Queryable {
   };
 }
 
+/** Write rate of the BatchWriter with and without substrate_logs_peer_created_idx (migration 003). */
+async function ingestCost(): Promise<void> {
+  const runs: Array<{ variant: string; rowsPerSecond: number; seconds: number; indexSize?: string }> = [];
+  for (const variant of ['with index', 'without index', 'with index', 'without index']) {
+    const created = await createPostgresDatabase();
+    try {
+      const result = await seed(created.url, async (db) => {
+        if (variant === 'without index') await db.exec('DROP INDEX substrate_logs_peer_created_idx');
+      });
+      const db = new PostgresDatabase({ url: created.url, poolSize: 2, maxWriters: 1 });
+      const size = (await db.query<{ size: string | null }>(
+        `SELECT pg_size_pretty(sum(pg_relation_size(i.indexrelid))) AS size FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE '%peer_connection_id_created_at_idx'`,
+      )).rows[0].size;
+      await db.close();
+      runs.push({ variant, ...result, indexSize: size ?? undefined });
+      console.log(`${variant.padEnd(14)} ${result.rowsPerSecond} rows/s (${round(result.seconds)} s)${size ? `, index ${size}` : ''}`);
+    } finally {
+      await created.drop();
+    }
+  }
+  const mean = (v: string) => runs.filter((r) => r.variant === v).reduce((s, r) => s + r.rowsPerSecond, 0) / 2;
+  const summary = { withIndex: Math.round(mean('with index')), withoutIndex: Math.round(mean('without index')), cost: `${round((1 - mean('with index') / mean('without index')) * 100, 1)} %` };
+  console.log(JSON.stringify(summary));
+  const dir = path.resolve(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `api-ingest-cost-${new Date().toISOString().replaceAll(':', '-').replace('.', '-')}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version, loadAverageAtEnd: os.loadavg() }, messages: MESSAGES, nodes: NODES, runs, summary }, null, 2));
+  console.log(`results: ${path.relative(process.cwd(), file)}`);
+}
+
 async function main(): Promise<void> {
+  if (args['ingest-cost']) return ingestCost();
   const created = args.url ? null : await createPostgresDatabase();
   const url = args.url ?? (created as { url: string }).url;
   const results: Record<string, unknown> = {
