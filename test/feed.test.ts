@@ -9,6 +9,7 @@ import { connectNode, type TestNode } from './helpers/fixtures.js';
 import { parseSettings } from '../src/config/settings.js';
 import { startServer } from '../src/server.js';
 import { PostgresDatabase } from '../src/storage/postgres.js';
+import pg from 'pg';
 
 interface Frame {
   peer_message?: { peer_id: string; msg: string };
@@ -74,6 +75,7 @@ async function startNode(server: TestServer, name: string): Promise<{ node: Test
 
 const counterValue = async (server: TestServer, name: 'feedsConnected' | 'feedsDisconnected' | 'feedSlowViewersDisconnected') => (await server.metrics[name].get()).values[0]?.value ?? 0;
 const gaugeValue = async (server: TestServer, name: 'currentFeedConnections' | 'feedSubscriptions') => (await server.metrics[name].get()).values[0]?.value ?? 0;
+const refreshFailures = async (server: TestServer, kind: string) => (await server.metrics.feedRefreshFailures.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
 const refreshQueries = async (server: TestServer) => (await server.metrics.feedRefreshSeconds.get()).values.find((v) => v.metricName === 'tetcore_feed_refresh_seconds_count')?.value ?? 0;
 
 for (const backend of BACKENDS) {
@@ -289,7 +291,7 @@ describe('/feed cache sharing and limits (embedded)', () => {
   });
 });
 
-describe('/feed across servers sharing one PostgreSQL database', () => {
+describe('/feed on PostgreSQL: rows of other servers, stuck refreshes', () => {
   const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
 
   it('shows rows that another server stored', async () => {
@@ -310,6 +312,32 @@ describe('/feed across servers sharing one PostgreSQL database', () => {
     } finally {
       await ingestServer.close();
       await viewerServer.dispose();
+    }
+  });
+
+  it('abandons a refresh stuck for 4 × CACHE_UPDATE_TIMEOUT_S, and delivers again once the database answers', async () => {
+    const server = await startTestServer(postgres, { CACHE_UPDATE_INTERVAL_MS: '100', CACHE_UPDATE_TIMEOUT_S: '1' });
+    const locker = new pg.Client({ connectionString: server.settings.databaseUrl as string });
+    try {
+      const { node, peerId, send } = await startNode(server, 'stuck');
+      const feed = await connectFeed(server.url('/feed'));
+      feed.send({ peer_id: peerId, msg: 'txpool.import', interest: 'subscribe', start_time: startTime(60_000) });
+      await send({ msg: 'txpool.import', ready: 1, future: 0 });
+      await dataAtLeast(feed, peerId, 'txpool.import', 1, 'the first row');
+      // Another session holds the table: refreshes wait, and are abandoned after 4 s.
+      await locker.connect();
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE substrate_logs IN ACCESS EXCLUSIVE MODE');
+      await waitFor(async () => (await refreshFailures(server, 'abandoned')) >= 1, 'a refresh abandoned', 20_000);
+      await locker.query('ROLLBACK');
+      await send({ msg: 'txpool.import', ready: 2, future: 0 });
+      const data = await dataAtLeast(feed, peerId, 'txpool.import', 2, 'data again after the lock');
+      assert.deepEqual(data.map((d) => d.ready), [1, 2]);
+      await feed.close();
+      await node.close();
+    } finally {
+      await locker.end().catch(() => {});
+      await server.dispose();
     }
   });
 });
