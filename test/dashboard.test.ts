@@ -177,6 +177,29 @@ describe('dashboards in chromium', () => {
     await page.close();
   });
 
+  it('with API_TOKEN set, a page opened with ?access_token= passes it to the API and to /feed', async () => {
+    const token = 'dashboard-test-token-0123456789';
+    const guarded = await startTestServer(BACKENDS.find((b) => b.name === 'embedded')!, { API_TOKEN: token, CACHE_UPDATE_INTERVAL_MS: '200' });
+    try {
+      const node = await connectNode(guarded.url('/'));
+      await node.send(connected(PEER_A, 'guarded-alpha', 60_000), interval(5, 10, 30_000));
+      assert.equal((await fetch(guarded.httpUrl('/nodes'))).status, 401);
+      const page = await context.newPage();
+      page.on('console', (message) => {
+        if (message.type() === 'error') consoleErrors.push(`guarded: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => consoleErrors.push(`guarded: ${error.message}`));
+      await page.goto(guarded.httpUrl(`/?access_token=${token}`));
+      await page.waitForFunction(() => document.querySelectorAll('#nodes tbody tr').length === 1, null, { timeout: 15_000 });
+      await pointsAtLeast(page, `tr[data-peer-id="${PEER_A}"] .spark`, 1);
+      assert.match((await page.getAttribute('header nav a[href^="/dashboard/profiling/"]', 'href')) ?? '', /access_token=/);
+      await page.close();
+      await node.close();
+    } finally {
+      await guarded.dispose();
+    }
+  });
+
   it('the dashboard index and every page load without a console error', async () => {
     const page = await open('/dashboard/');
     assert.equal(await page.$$eval('main a', (links) => links.length), 4);

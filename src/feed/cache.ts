@@ -100,8 +100,6 @@ export class FeedCache {
   private totalBytes = 0;
   private totalRows = 0;
   private closed = false;
-  /** Refresh queries started since the cache was created (the cost the cache saves). */
-  queries = 0;
 
   constructor(
     private readonly db: Database,
@@ -199,7 +197,6 @@ export class FeedCache {
     for (let i = entry.records.length - 1; i >= 0 && entry.records[i].createdAtUs >= sinceUs; i--) held.push(entry.records[i].id);
 
     this.running += 1;
-    this.queries += 1;
     const stopTimer = this.metrics.feedRefreshSeconds.startTimer();
     const finished = () => {
       stopTimer();

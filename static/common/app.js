@@ -142,6 +142,13 @@ export function fillNodeSelect(select, nodes, selected) {
   select.replaceChildren(...nodes.filter((n) => n.peer_id).map((n) => el('option', { value: n.peer_id, selected: n.peer_id === current }, nodeLabel(n))));
 }
 
+// Links between pages keep the token.
+if (token) {
+  document.addEventListener('DOMContentLoaded', () => {
+    for (const a of document.querySelectorAll('a[href^="/"]')) a.setAttribute('href', pageLink(a.getAttribute('href')));
+  });
+}
+
 export function setStatus(text) {
   const status = document.querySelector('header.top .status');
   if (status) status.textContent = `feed: ${text}`;
