@@ -266,6 +266,28 @@ describe('/feed cache sharing and limits (embedded)', () => {
     }
   });
 
+  it('keeps at most FEED_MAX_ROWS_PER_KEY rows per key and FEED_MAX_CACHE_BYTES in all, the newest', async () => {
+    const server = await startTestServer(embedded, { FEED_MAX_ROWS_PER_KEY: '3', FEED_MAX_CACHE_BYTES: '65_536' });
+    try {
+      const { node, peerId } = await startNode(server, 'capped');
+      await node.send(...[1, 2, 3, 4, 5].map((i) => JSON.stringify({ msg: 'txpool.import', ready: i, ts: tsAgo(10_000 - i * 1000) })));
+      await node.send(...[1, 2, 3, 4].map((i) => JSON.stringify({ msg: 'system.network_state', state: { peerId, i, filler: 'x'.repeat(30_000) }, ts: tsAgo(10_000 - i * 1000) })));
+      await waitFor(async () => (await server.db.query(`SELECT 1 FROM substrate_logs WHERE msg IN ('txpool.import', 'system.network_state')`)).rows.length === 9, 'rows stored');
+      const feed = await connectFeed(server.url('/feed'));
+      feed.send({ peer_id: peerId, msg: 'txpool.import', interest: 'subscribe', start_time: startTime(3_600_000) });
+      assert.deepEqual((await dataAtLeast(feed, peerId, 'txpool.import', 3, 'the newest three')).map((d) => d.ready), [3, 4, 5]);
+      feed.send({ peer_id: peerId, msg: 'system.network_state', interest: 'subscribe', start_time: startTime(3_600_000) });
+      const states = await dataAtLeast(feed, peerId, 'system.network_state', 1, 'network states');
+      // 3 rows would fit the row cap but not the byte budget: the newest two stay
+      assert.deepEqual(states.map((d) => (d.state as { i: number }).i), [3, 4]);
+      assert.ok(((await server.metrics.feedCacheBytes.get()).values[0]?.value ?? 0) <= 65_536);
+      await feed.close();
+      await node.close();
+    } finally {
+      await server.dispose();
+    }
+  });
+
   it('disconnects a viewer that stops reading once its unsent data passes FEED_MAX_BUFFERED_BYTES, and ingestion goes on', async () => {
     const server = await startTestServer(embedded, { CACHE_UPDATE_INTERVAL_MS: '50', FEED_MAX_BUFFERED_BYTES: '1024' });
     try {
