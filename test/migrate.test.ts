@@ -42,3 +42,19 @@ describe('migrations (two instances at once)', () => {
     }
   });
 });
+
+describe('migrations (a lower-numbered migration added later)', () => {
+  it('refuses to start instead of skipping it', async () => {
+    const created = await createPostgresDatabase();
+    const db = new PostgresDatabase({ url: created.url, poolSize: 2, maxWriters: 1 });
+    try {
+      await migrate(db);
+      // As if this database had been migrated by a build that lacked migration 1.
+      await db.query(`DELETE FROM tetcore_analytics_migrations WHERE version = 1`);
+      await assert.rejects(migrate(db), /migrations 1 are numbered below/);
+    } finally {
+      await db.close();
+      await created.drop();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 // Applies the SQL migrations in ./migrations with postgrator, inside one transaction that holds an
 // advisory lock, so instances starting together apply them once and never see a half-migrated schema.
 import { fileURLToPath } from 'node:url';
+import { readdir } from 'node:fs/promises';
 import Postgrator from 'postgrator';
 import type { Database } from './database.js';
 import { AppError } from '../errors.js';
@@ -31,6 +32,11 @@ export async function migrate(db: Database): Promise<MigrationResult> {
       });
       const applied = await postgrator.migrate();
       const version = Number(await postgrator.getDatabaseVersion());
+      // postgrator only moves forward from the highest version applied: a migration numbered below it
+      // that was added later would be skipped silently. Refuse to start instead.
+      const done = new Set((await tx.query<{ version: string | number }>(`SELECT version FROM ${MIGRATION_TABLE}`)).rows.map((r) => Number(r.version)));
+      const skipped = (await migrationVersions()).filter((v) => v <= version && !done.has(v));
+      if (skipped.length > 0) throw new Error(`migrations ${skipped.join(', ')} are numbered below the database's version ${version} but were never applied; renumber them above ${version}`);
       return { applied: applied.map((m) => `${m.version}.${m.name}`), version };
     });
   } catch (error) {
@@ -38,9 +44,11 @@ export async function migrate(db: Database): Promise<MigrationResult> {
   }
 }
 
+async function migrationVersions(): Promise<number[]> {
+  return (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).map((f) => Number(f.split('.')[0])).filter(Number.isFinite);
+}
+
 /** The highest migration version present in the repository (what `/ready` expects). */
 export async function latestMigrationVersion(): Promise<number> {
-  const { readdir } = await import('node:fs/promises');
-  const versions = (await readdir(MIGRATIONS_DIR)).map((f) => Number(f.split('.')[0])).filter(Number.isFinite);
-  return Math.max(0, ...versions);
+  return Math.max(0, ...(await migrationVersions()));
 }
