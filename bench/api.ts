@@ -382,7 +382,7 @@ async function main(): Promise<void> {
     await explain('/nodes/log_stats?peer_id=<heavy>', (q) => logStats(q, heavy));
     await freshNetworkStates(url);
     await explain('/reputation', (q) => newestNetworkStates(q, { maxAgeS: 60, limit: 100 }));
-    await explain('/reputation/{peer_id}', (q) => reputationOfPeer(q, { peerId: someone, maxAgeS: 3600, limit: 1000 }));
+    await explain('/reputation/{peer_id}', (q) => reputationOfPeer(q, { peerId: someone, maxAgeS: 600, limit: 1000 }));
     results.plans = plans;
     await admin.close();
   } finally {

@@ -202,6 +202,15 @@ for (const backend of BACKENDS) {
         assert.equal(r.status, 200);
         assert.deepEqual(r.body, [{ target: 'pallet_babe' }, { target: 'pallet_balances' }]);
         assert.deepEqual((await api(server, `/benchmarks/${readmeId}/targets`)).body, [], 'no peer id in a README-format benchmark');
+        for (const attempt of INJECTIONS) {
+          const b = await post(server, '/benchmarks', { setup: { substrate: { peerId: attempt } } });
+          assert.deepEqual((await api(server, `/benchmarks/${b.body.id}/targets`)).body, [], attempt);
+          const e = await post(server, '/benchmarks/events', { benchmark_id: b.body.id, name: attempt, phase: attempt });
+          assert.equal(e.status, 200);
+          assert.deepEqual([e.body.name, e.body.phase], [attempt, attempt]);
+          assert.deepEqual((await api(server, `/benchmarks/${b.body.id}/events`)).body, [e.body]);
+        }
+        assert.deepEqual((await api(server, `/benchmarks/${setupId}/targets`)).body, [{ target: 'pallet_babe' }, { target: 'pallet_balances' }], 'data intact');
         assert.equal((await api(server, '/benchmarks/999999/targets')).status, 404);
       });
     });

@@ -238,6 +238,17 @@ for (const backend of BACKENDS) {
         assert.equal((await api(server, path({ msg: 'block.import', start_time: '2021-06-23T10:00:02' }))).body.length, 1);
       });
 
+      it('returns 100 messages when no limit is given', async () => {
+        const H = '12D3KooWLogsHundredHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHH';
+        const many = Array.from({ length: 110 }, (_, i) => v1('txpool.import', `2021-06-23T11:00:00.${String(i).padStart(3, '0')}+00:00`, { ready: i }));
+        const node = await ingest(server, '/', H, [connectedV1(H, t(0)), ...many]);
+        await node.close();
+        const { body } = await api(server, `/nodes/logs?${query({ peer_id: H })}`);
+        assert.equal(body.length, 100);
+        assert.equal(body[0].logs.ready, 109);
+        assert.equal(body[99].logs.ready, 10);
+      });
+
       it('merges the messages of every connection of the node by time', async () => {
         const M = '12D3KooWLogsMergeMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM';
         const first = await ingest(server, '/', M, [connectedV1(M, t(10)), v1('block.import', t(12), { height: 12 }), v1('block.import', t(14), { height: 14 })]);

@@ -8,6 +8,10 @@ import pg from 'pg';
 import { BACKENDS, createPostgresDatabase, type TestBackend } from './helpers/backends.js';
 import { startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { PostgresDatabase } from '../src/storage/postgres.js';
+import { pino } from 'pino';
+import { parseSettings } from '../src/config/settings.js';
+import { startServer, type RunningServer } from '../src/server.js';
+import { connectNode } from './helpers/fixtures.js';
 import { api, connectedV1, ingest, TIME_RE, v1 } from './api-support.js';
 
 const STAT_KEYS = ['relation', 'size', 'bytes', 'kind', 'rows_estimate', 'oldest_created_at', 'newest_created_at'];
@@ -212,6 +216,32 @@ describe('query API: database unavailable and statement timeout (postgres)', () 
       await locker.end();
     }
     assert.equal((await api(server, '/nodes')).status, 200);
+  });
+});
+
+describe('query API: two servers sharing one database (postgres)', () => {
+  let a: TestServer;
+  let b: RunningServer;
+  before(async () => {
+    a = await startTestServer(BACKENDS.find((x) => x.name === 'postgres') as TestBackend);
+    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', DATABASE_URL: a.settings.databaseUrl as string });
+    b = await startServer(settings, pino({ level: 'silent' }));
+  });
+  after(async () => {
+    await b.close().catch(() => {});
+    await a.dispose();
+  });
+
+  it('shows a node connected to the other server as connected, and disconnected once that server closes it', async () => {
+    const peer = '12D3KooWTwoServersTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT';
+    const node = await connectNode(`ws://127.0.0.1:${b.port}/`);
+    await node.send(connectedV1(peer, '2021-06-23T10:00:00+00:00'));
+    const entry = async () => (await api(a, '/nodes')).body.find((n: { peer_id: string }) => n.peer_id === peer);
+    await waitFor(async () => (await entry())?.connected === true, 'the node seen through server A');
+    assert.match((await entry()).last_seen, TIME_RE);
+    await b.close();
+    await waitFor(async () => (await entry())?.connected === false, 'disconnected once server B closed it');
+    await node.closed;
   });
 });
 

@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKENDS } from './helpers/backends.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { v1Messages, v2SessionFrames } from './helpers/fixtures.js';
 import { api, apiTime, connectedV1, count, ingest, INJECTIONS, query, TIME_RE, tsAt, v1, v2 } from './api-support.js';
 
@@ -50,7 +50,8 @@ for (const backend of BACKENDS) {
       { [P1]: { connected: true, reputation: 5 } },
       {},
     ];
-    const timesAt = () => ({ r3Old: tsAt(-20_000), r3New: tsAt(-1_000), r4: tsAt(-2_000), r5: tsAt(-120_000), fixture: tsAt(-3_000) });
+    const R6 = '12D3KooWRep6FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF';
+    const timesAt = () => ({ r3Old: tsAt(-20_000), r3New: tsAt(-1_000), r4: tsAt(-2_000), r5: tsAt(-120_000), r6: tsAt(-900_000), fixture: tsAt(-3_000) });
     let times: ReturnType<typeof timesAt>;
     // The two fixtures: the 2020 capture (old shape) and the Tetcore session (sets), re-timed to now.
     const v1State = v1Messages().find((m) => m.msg === 'system.network_state') as { state: { peerId: string; peerset: { nodes: Record<string, Entry> } } };
@@ -60,7 +61,7 @@ for (const backend of BACKENDS) {
     const R2 = JSON.parse(v2Frames[0]).payload.network_id as string;
 
     before(async () => {
-      server = await startTestServer(backend);
+      server = await startTestServer(backend, { MAX_NODES_PER_CONNECTION: '200' });
       times = timesAt();
       const nodes = [
         await ingest(server, '/', R1, [JSON.stringify({ ...v1State, ts: times.fixture })]),
@@ -68,6 +69,7 @@ for (const backend of BACKENDS) {
         await ingest(server, '/', R3, [connectedV1(R3, times.r3Old), networkStateV1(R3, times.r3Old, r3Old), networkStateV1(R3, times.r3New, r3New)]),
         await ingest(server, '/audit', R4, [connectedV2(1, R4, times.r4), networkStateV2(1, R4, times.r4, r4Sets)]),
         await ingest(server, '/', R5, [connectedV1(R5, times.r5), networkStateV1(R5, times.r5, { [P2]: { connected: true, reputation: 42 } })]),
+        await ingest(server, '/', R6, [connectedV1(R6, times.r6), networkStateV1(R6, times.r6, { [P1]: { connected: false, reputation: -99 } })]),
       ];
       await Promise.all(nodes.map((n) => n.close()));
     });
@@ -128,6 +130,9 @@ for (const backend of BACKENDS) {
         { reporting_peer: R4, reputation: 5, connected: true, ts: apiTime(times.r4) },
       ]);
       assert.deepEqual((await api(server, `/reputation/${P1}?max_age_s=10`)).body.map((e: { ts: string }) => e.ts), [apiTime(times.r3New), apiTime(times.r4)]);
+      // R6's state (15 minutes old) is outside the default 10-minute window.
+      const wider = await api(server, `/reputation/${P1}?max_age_s=1000`);
+      assert.deepEqual(wider.body.map((e: { reporting_peer: string; reputation: number }) => [e.reporting_peer, e.reputation]), [[R3, 1], [R3, 10], [R4, 5], [R6, -99]]);
       assert.deepEqual((await api(server, `/reputation/${P1}?limit=1`)).body, [{ reporting_peer: R3, reputation: 10, connected: true, ts: apiTime(times.r3New) }], 'the newest entries are kept');
       const window = await api(server, `/reputation/${P1}?${query({ start_time: apiTime(times.r3Old), end_time: apiTime(times.r4) })}`);
       assert.deepEqual(window.body, [], 'both bounds are exclusive');
@@ -180,6 +185,23 @@ for (const backend of BACKENDS) {
       }
       assert.equal(await count(server, 'SELECT count(*) AS n FROM substrate_logs'), before);
       assert.equal((await api(server, `/reputation/${P1}`)).body.length, 3);
+    });
+
+    it('GET /reputation: at most 100 reporters by default', async () => {
+      // 101 more reporters, as V2 nodes multiplexed on one connection (one envelope id each).
+      const frames: string[] = [];
+      const ids = Array.from({ length: 101 }, (_, i) => `12D3KooWMany${String(i).padStart(3, '0')}${'M'.repeat(37)}`);
+      ids.forEach((id, i) => frames.push(connectedV2(i + 10, id, tsAt(-1_000)), networkStateV2(i + 10, id, tsAt(-1_000), [{ [P1]: { connected: true, reputation: i } }])));
+      const node = await ingest(server, '/', null, frames);
+      await waitFor(async () => (await count(server, `SELECT count(*) AS n FROM substrate_logs s JOIN peer_connections pc ON pc.id = s.peer_connection_id WHERE pc.peer_id LIKE '12D3KooWMany%'`)) === 202, 'the 101 reporters');
+      await node.close();
+      const all = (await api<Snapshot[]>(server, '/reputation?limit=200')).body.map((s) => s.reporting_peer);
+      assert.ok(all.length > 101 && all.length <= 105);
+      assert.deepEqual(all, [...all].sort(), 'ordered by reporting peer');
+      for (const id of ids) assert.ok(all.includes(id));
+      assert.deepEqual((await api<Snapshot[]>(server, '/reputation')).body.map((s) => s.reporting_peer), all.slice(0, 100));
+      const history = (await api(server, `/reputation/${P1}?max_age_s=30`)).body.filter((e: { reporting_peer: string }) => e.reporting_peer.startsWith('12D3KooWMany'));
+      assert.deepEqual(history.map((e: { reputation: number }) => e.reputation), ids.map((_, i) => i));
     });
   });
 }
