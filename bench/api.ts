@@ -15,8 +15,9 @@
 //   --full                 the issue's scale: 5,000,000 messages from 1,000 nodes
 //   --url postgres://…     reuse a database seeded by an earlier run with --keep (skips seeding)
 //   --keep                 do not drop the database at the end (prints its URL)
-//   --ingest-cost          instead: seed --messages twice with and twice without the index the query API
-//                          added (migration 003), alternating, and compare the write rates
+//   --ingest-cost          instead: seed --messages with and without the index the query API
+//                          added (migration 003), alternating (--repeat pairs, default 3), and compare the
+//                          median write rates
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -52,6 +53,7 @@ const { values: args } = parseArgs({
     url: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'ingest-cost': { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '3' },
   },
 });
 const MESSAGES = args.full ? 5_000_000 : Number(args.messages);
@@ -272,7 +274,8 @@ function explaining(db: Queryable, plans: string[]): Queryable {
 /** Write rate of the BatchWriter with and without substrate_logs_peer_created_idx (migration 003). */
 async function ingestCost(): Promise<void> {
   const runs: Array<{ variant: string; rowsPerSecond: number; seconds: number; indexSize?: string }> = [];
-  for (const variant of ['with index', 'without index', 'with index', 'without index']) {
+  const variants = Array.from({ length: Number(args.repeat) }, () => ['with index', 'without index']).flat();
+  for (const variant of variants) {
     const created = await createPostgresDatabase();
     try {
       const result = await seed(created.url, async (db) => {
@@ -289,8 +292,15 @@ async function ingestCost(): Promise<void> {
       await created.drop();
     }
   }
-  const mean = (v: string) => runs.filter((r) => r.variant === v).reduce((s, r) => s + r.rowsPerSecond, 0) / 2;
-  const summary = { withIndex: Math.round(mean('with index')), withoutIndex: Math.round(mean('without index')), cost: `${round((1 - mean('with index') / mean('without index')) * 100, 1)} %` };
+  const rates = (v: string) => runs.filter((r) => r.variant === v).map((r) => r.rowsPerSecond).sort((a, b) => a - b);
+  const median = (v: string) => rates(v)[Math.floor((rates(v).length - 1) / 2)];
+  const summary = {
+    withIndexMedian: median('with index'),
+    withoutIndexMedian: median('without index'),
+    costOfMedians: `${round((1 - median('with index') / median('without index')) * 100, 1)} %`,
+    withIndexRates: rates('with index'),
+    withoutIndexRates: rates('without index'),
+  };
   console.log(JSON.stringify(summary));
   const dir = path.resolve(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
