@@ -91,24 +91,58 @@ function parseEnvelope(text: string, envelope: Record<string, unknown>, payload:
   const raw = topLevelMembers(text, ['id', 'ts', 'payload']);
   let envelopeId: string | null = null;
   if ('id' in envelope) {
-    const rawId = raw.get('id') ?? '';
-    if (!/^\d{1,20}$/.test(rawId) || BigInt(rawId) > MAX_U64) return dropped('bad_envelope');
-    envelopeId = BigInt(rawId).toString();
+    envelopeId = envelopeIdText(raw.get('id') ?? '');
+    if (envelopeId === null) return dropped('bad_envelope');
   }
   const msg = typeof payload.msg === 'string' ? payload.msg : null;
   const identity = identityOf(msg, payload);
   const createdAt = timestampOf(envelope.ts);
   if (typeof createdAt !== 'string') return dropped(createdAt.drop, envelopeId, identity, msg);
   const payloadText = raw.get('payload') as string;
-  const separator = Object.keys(payload).length === 0 ? '' : ',';
+  const separator = isEmptyObjectText(payloadText) ? '' : ',';
   // The envelope's ts goes last so it wins over a (never expected) `ts` inside the payload.
   const logs = `${payloadText.slice(0, payloadText.lastIndexOf('}'))}${separator}"ts":${raw.get('ts')}}`;
   return { envelopeId, msg, identity, drop: null, row: { createdAt, logs: jsonbSafe(logs), msg } };
 }
 
+/** Exact decimal text of a u64 envelope id (raw JSON number text), or null if it is not one. */
+function envelopeIdText(rawId: string): string | null {
+  if (!/^\d{1,20}$/.test(rawId)) return null;
+  // Up to 15 digits is below 2^53: a double is exact, and cheaper than a BigInt.
+  if (rawId.length <= 15) return String(Number(rawId));
+  const id = BigInt(rawId);
+  return id > MAX_U64 ? null : id.toString();
+}
+
+/** True for the text of an empty JSON object (`{}`, with any whitespace inside). */
+function isEmptyObjectText(objectText: string): boolean {
+  for (let i = 1; i < objectText.length; i++) {
+    const c = objectText.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return c === 0x7d;
+  }
+  return false;
+}
+
+// The common shape of `ts` (§2.3: 'T', seconds 00–59, numeric offset or Z): converted with a cache of
+// the UTC date-and-minute per (local minute, offset), since whole-minute offsets never move the seconds.
+// Anything else (leap second, lowercase, space separator…) goes through rfc3339ToUtc in full.
+const COMMON_TS = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):([0-5]\d)(?:\.(\d{1,12}))?(Z|[+-]\d{2}:\d{2})$/;
+const minuteCache = new Map<string, string | null>();
+
 function timestampOf(ts: unknown): string | { drop: DropReason } {
   if (typeof ts !== 'string') return { drop: 'missing_ts' };
-  return rfc3339ToUtc(ts) ?? { drop: 'invalid_ts' };
+  const m = COMMON_TS.exec(ts);
+  if (m === null) return rfc3339ToUtc(ts) ?? { drop: 'invalid_ts' };
+  const key = m[1] + m[4];
+  let minute = minuteCache.get(key);
+  if (minute === undefined) {
+    // 'YYYY-MM-DD HH:MM:' in UTC, or null when the date, time or offset is invalid.
+    minute = rfc3339ToUtc(`${m[1]}:00${m[4]}`)?.slice(0, 17) ?? null;
+    if (minuteCache.size >= 256) minuteCache.clear();
+    minuteCache.set(key, minute);
+  }
+  if (minute === null) return { drop: 'invalid_ts' };
+  return `${minute}${m[2]}.${m[3] === undefined ? '000000' : m[3].length >= 6 ? m[3].slice(0, 6) : (m[3] + '00000').slice(0, 6)}`;
 }
 
 /** PostgreSQL text cannot hold U+0000; a node name with one is stored without it. */
