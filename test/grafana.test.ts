@@ -1,7 +1,7 @@
 // The Grafana dashboard in grafana/ must keep working: every SQL panel and variable query runs, with
 // Grafana's macros substituted, against data ingested over the websocket into PostgreSQL, and returns
 // rows; every metric its Prometheus panels name is exposed by /metrics. The reference's own dashboards
-// run too (dashboard 01 through the reference_compat schema of migration 010, W41).
+// run too (dashboard 01 through the reference_compat schema of migration 004, W41).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
