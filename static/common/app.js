@@ -153,3 +153,24 @@ export function setStatus(text) {
   const status = document.querySelector('header.top .status');
   if (status) status.textContent = `feed: ${text}`;
 }
+
+/** Puts the chosen node in the address (keeping ?access_token= and the rest), so a reload reopens it. */
+export function rememberPeer(peerId) {
+  history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(new URLSearchParams(location.search)), peer_id: peerId })}`);
+}
+
+/**
+ * Wires a page that views one node: the #controls form (View) and #cancel button, the #node list filled
+ * from /nodes. Resolves with the nodes and the ?peer_id= to open at once (null if none or unknown).
+ */
+export async function startNodePage({ view, cancel }) {
+  document.getElementById('controls').addEventListener('submit', (event) => {
+    event.preventDefault();
+    view();
+  });
+  document.getElementById('cancel').addEventListener('click', cancel);
+  const nodes = await api('/nodes');
+  const wanted = new URLSearchParams(location.search).get('peer_id');
+  fillNodeSelect(document.getElementById('node'), nodes, wanted);
+  return { nodes, wanted: wanted && nodes.some((n) => n.peer_id === wanted) ? wanted : null };
+}

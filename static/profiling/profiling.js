@@ -1,6 +1,6 @@
 // Live profiling: tracing.profiling span times of one node from /feed, one chart per span name with
 // one line per target, raw or aggregated by the server; the node's peers and height from system.interval.
-import { api, Feed, parseTs, numeric, el, fillNodeSelect, setStatus } from '/dashboard/common/app.js';
+import { Feed, parseTs, numeric, el, setStatus, rememberPeer, startNodePage } from '/dashboard/common/app.js';
 import { TimeChart } from '/dashboard/common/chart.js';
 
 const $ = (id) => document.getElementById(id);
@@ -94,20 +94,12 @@ function view() {
   const since = new Date(Date.now() - windowMs);
   feed.subscribe(peerId, 'tracing.profiling', since, type ? { type, interval: Number.isFinite(interval) ? interval : 60, key: 'time' } : {});
   feed.subscribe(peerId, 'system.interval', since);
-  history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(new URLSearchParams(location.search)), peer_id: peerId })}`);
+  rememberPeer(peerId);
 }
 
-$('controls').addEventListener('submit', (event) => {
-  event.preventDefault();
-  view();
-});
-$('cancel').addEventListener('click', cancel);
-
-async function load() {
-  nodes = await api('/nodes');
-  const wanted = new URLSearchParams(location.search).get('peer_id');
-  fillNodeSelect($('node'), nodes, wanted);
-  if (wanted && nodes.some((n) => n.peer_id === wanted)) view();
-}
-
-load().catch((error) => console.warn('could not load the nodes:', error.message));
+startNodePage({ view, cancel })
+  .then((page) => {
+    nodes = page.nodes;
+    if (page.wanted) view();
+  })
+  .catch((error) => console.warn('could not load the nodes:', error.message));

@@ -1,7 +1,7 @@
 // Peer reputation: the reputation every other node gives the chosen node, read live from their
 // system.network_state messages (/feed), one line per reporting node. Understands both peerset shapes:
 // state.peerset.nodes[peer] (older nodes) and state.peerset.sets[i].nodes[peer] (Tetcore).
-import { api, Feed, parseTs, nodeLabel, el, fillNodeSelect, setStatus } from '/dashboard/common/app.js';
+import { Feed, parseTs, nodeLabel, el, setStatus, rememberPeer, startNodePage } from '/dashboard/common/app.js';
 import { TimeChart } from '/dashboard/common/chart.js';
 
 const $ = (id) => document.getElementById(id);
@@ -95,20 +95,12 @@ function view() {
   reporters = nodes.filter((n) => n.peer_id && n.peer_id !== peerId).map((n) => n.peer_id);
   for (const reporter of reporters) feed.subscribe(reporter, 'system.network_state', since);
   feed.subscribe(peerId, 'system.interval', since);
-  history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(new URLSearchParams(location.search)), peer_id: peerId })}`);
+  rememberPeer(peerId);
 }
 
-$('controls').addEventListener('submit', (event) => {
-  event.preventDefault();
-  view();
-});
-$('cancel').addEventListener('click', cancel);
-
-async function load() {
-  nodes = await api('/nodes');
-  const wanted = new URLSearchParams(location.search).get('peer_id');
-  fillNodeSelect($('node'), nodes, wanted);
-  if (wanted && nodes.some((n) => n.peer_id === wanted)) view();
-}
-
-load().catch((error) => console.warn('could not load the nodes:', error.message));
+startNodePage({ view, cancel })
+  .then((page) => {
+    nodes = page.nodes;
+    if (page.wanted) view();
+  })
+  .catch((error) => console.warn('could not load the nodes:', error.message));
