@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Database } from '../storage/database.js';
-import { attachDatabase, type Metrics } from '../metrics/catalogue.js';
+import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { FeedCache } from './cache.js';
 import { FeedRoute } from './route.js';
@@ -23,7 +23,7 @@ export interface Feed {
   cache?: FeedCache;
 }
 
-/** Refresh queries at once: the embedded database runs one query at a time anyway; a pool keeps most connections for ingestion. */
+/** Refresh queries at once: the embedded database runs one query at a time anyway; the query pool also serves the API. */
 function refreshConcurrency(db: Database, settings: Settings): number {
   return db.kind === 'embedded' ? 1 : Math.max(1, Math.min(8, Math.floor(settings.dbPoolSize / 4)));
 }
@@ -31,7 +31,6 @@ function refreshConcurrency(db: Database, settings: Settings): number {
 export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promise<Feed> {
   const { db, metrics, settings, log } = deps;
   const feedLog = log.child({ component: 'feed' });
-  attachDatabase(metrics, db);
   const cache = new FeedCache(
     db,
     {
