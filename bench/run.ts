@@ -6,6 +6,8 @@ import { bigMessages, BIG_USAGE } from './bigmessages.js';
 import { purge, PURGE_USAGE } from './purge.js';
 import { embedded, EMBEDDED_USAGE } from './embedded.js';
 import { profile } from './profile.js';
+import { copy, COPY_USAGE } from './copy.js';
+import { compare, COMPARE_USAGE } from './compare.js';
 import { build } from './lib/server.js';
 
 const BENCHMARKS: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
@@ -17,6 +19,8 @@ const BENCHMARKS: Record<string, { run: (argv: string[]) => Promise<void>; usage
 };
 /** Tools, not benchmarks: run only when named. */
 const TOOLS: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
+  copy: { run: copy, usage: COPY_USAGE },
+  compare: { run: compare, usage: COMPARE_USAGE },
   profile: { run: profile, usage: 'profile [file.cpuprofile]   summary of the newest server profile (sustained --profile)' },
 };
 
@@ -27,7 +31,7 @@ async function main(): Promise<void> {
     return;
   }
   const argv = process.argv.slice(2).filter((a) => a !== '--no-build');
-  if (!process.argv.includes('--no-build') && first !== 'profile') build();
+  if (!process.argv.includes('--no-build') && first !== 'profile' && first !== 'copy') build();
   if (first !== undefined && !first.startsWith('-')) {
     const bench = BENCHMARKS[first] ?? TOOLS[first];
     if (!bench) throw new Error(`unknown benchmark ${first}; one of ${Object.keys(BENCHMARKS).join(', ')} (or ${Object.keys(TOOLS).join(', ')})`);

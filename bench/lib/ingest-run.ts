@@ -26,6 +26,8 @@ export interface IngestRunOptions {
   cpuProfileDir?: string;
   /** Extra node flags of the server process (e.g. --max-semi-space-size=64). */
   nodeFlags?: string[];
+  /** Built server to run (default dist). */
+  distDir?: string;
   /** Measure send → queryable latency on this many nodes (PostgreSQL only). */
   latencyProbes?: number;
   /** Keep the database after the run (the caller gets `keep` to use and drop). */
@@ -127,7 +129,7 @@ export async function runIngest(options: IngestRunOptions): Promise<IngestRun> {
     env.DATA_DIR = dataDir;
     delete env.DATABASE_URL;
   }
-  const server: ServerProcess = await startServer({ env, cpuProfileDir: options.cpuProfileDir, nodeFlags: options.nodeFlags });
+  const server: ServerProcess = await startServer({ env, cpuProfileDir: options.cpuProfileDir, nodeFlags: options.nodeFlags, distDir: options.distDir });
   const client = options.database === 'postgres' ? await connect(url) : null;
   const simulation: Simulation = await runSimulation({ ...options.simulation, url: server.url('/') });
   const nodes = options.simulation.nodes ?? 1;

@@ -25,6 +25,8 @@ export interface ServerOptions {
   nofile?: number;
   /** Extra node flags. */
   nodeFlags?: string[];
+  /** Folder of the built server, relative to the repository (default dist): A/B of two builds. */
+  distDir?: string;
 }
 
 export interface ServerProcess {
@@ -53,7 +55,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
   const nofile = options.nofile ?? 65536;
   // The hard limit caps what an unprivileged shell may ask for: try the wanted value, else the hard limit.
   const script = `ulimit -n ${nofile} 2>/dev/null || ulimit -n $(ulimit -Hn); echo "nofile $(ulimit -n)" >&2; exec "$0" "$@"`;
-  const child = spawn('/bin/sh', ['-c', script, process.execPath, ...flags, 'dist/main.js'], {
+  const child = spawn('/bin/sh', ['-c', script, process.execPath, ...flags, `${options.distDir ?? 'dist'}/main.js`], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
