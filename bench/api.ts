@@ -36,7 +36,7 @@ import { parseFrame } from '../src/ingest/frame.js';
 import { createMetrics } from '../src/metrics/catalogue.js';
 import { parseSettings } from '../src/config/settings.js';
 import { startServer } from '../src/server.js';
-import { listNodes } from '../src/storage/queries/peer-connections.js';
+import { listNodes } from '../src/storage/peer-connections.js';
 import { logStats, recentLogs } from '../src/storage/queries/substrate-logs.js';
 import { newestNetworkStates, reputationOfPeer } from '../src/storage/queries/reputation.js';
 import { PACKAGE } from '../src/package-info.js';
