@@ -13,8 +13,8 @@ for (const backend of BACKENDS) {
   describe(`query API: nodes (${backend.name})`, () => {
     let server: TestServer;
     before(async () => {
-      // No liveness refresh during the tests, so a last_seen set by a test stays as set.
-      server = await startTestServer(backend, { LIVENESS_INTERVAL_S: '60' });
+      // The longest liveness period: a last_seen a test sets is read back long before a refresh.
+      server = await startTestServer(backend, { LIVENESS_INTERVAL_S: '20' });
     });
     after(() => server.dispose());
 
