@@ -37,8 +37,8 @@ import { createMetrics } from '../src/metrics/catalogue.js';
 import { parseSettings } from '../src/config/settings.js';
 import { startServer } from '../src/server.js';
 import { listNodes } from '../src/storage/peer-connections.js';
-import { logStats, recentLogs } from '../src/storage/queries/substrate-logs.js';
-import { newestNetworkStates, reputationOfPeer } from '../src/storage/queries/reputation.js';
+import { logStats, recentLogs } from '../src/storage/substrate-logs.js';
+import { newestNetworkStates, reputationOfPeer } from '../src/storage/reputation.js';
 import { PACKAGE } from '../src/package-info.js';
 
 const { values: args } = parseArgs({

@@ -12,8 +12,8 @@ import {
   listBenchmarkEvents,
   listBenchmarks,
   type BenchmarkRow,
-} from '../storage/queries/benchmarks.js';
-import { targetsOfPeer } from '../storage/queries/substrate-logs.js';
+} from '../storage/benchmarks.js';
+import { targetsOfPeer } from '../storage/substrate-logs.js';
 import { API_BODY_LIMIT, BODY_ERRORS, Id, Nullable, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
 import { formatTimestamp, parseTime } from './time.js';
 import { rawBodyOf, rawJson } from './json.js';

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
-import { insertHostSystem, listHostSystems } from '../storage/queries/host-systems.js';
+import { insertHostSystem, listHostSystems } from '../storage/host-systems.js';
 import { API_BODY_LIMIT, BODY_ERRORS, PG_INT_MAX, QUERY_ERRORS, Text } from './schemas.js';
 
 const Count = (description: string) => Type.Integer({ minimum: 0, maximum: PG_INT_MAX, description });

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
-import { createQueryRunner, type QueryRunner } from '../storage/queries/run.js';
+import { createQueryRunner, type QueryRunner } from '../storage/query-runner.js';
 import { registerDocs } from './docs.js';
 import { validatorCompiler } from './validation.js';
 import { createErrorHandler } from './errors.js';

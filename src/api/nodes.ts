@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
 import { listNodes } from '../storage/peer-connections.js';
-import { logStats, recentLogs } from '../storage/queries/substrate-logs.js';
+import { logStats, recentLogs } from '../storage/substrate-logs.js';
 import { Limit, Nullable, PeerId, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
 import { formatTimestamp, parseTime } from './time.js';
 import { rawJson } from './json.js';

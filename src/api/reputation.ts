@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
-import { loggedPeerIds, newestNetworkStates, reputationOfPeer } from '../storage/queries/reputation.js';
+import { loggedPeerIds, newestNetworkStates, reputationOfPeer } from '../storage/reputation.js';
 import { expandPeerset, mergeEntries } from './peerset.js';
 import { Limit, PeerId, QUERY_ERRORS, TimeInput, TimeOutput } from './schemas.js';
 import { formatEpochMs, formatTimestamp, parseTime } from './time.js';

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
-import { relationStats } from '../storage/queries/db-stats.js';
+import { relationStats } from '../storage/db-stats.js';
 import { Nullable, QUERY_ERRORS, TimeOutput } from './schemas.js';
 import { formatTimestamp } from './time.js';
 

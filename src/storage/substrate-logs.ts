@@ -1,5 +1,8 @@
-// Writing `substrate_logs`: the COPY text encoding of a batch of stored messages, and its exactly-once write.
-import type { Database } from './database.js';
+// All SQL of `substrate_logs` but partitions (partitions.ts) and network-state reputation (reputation.ts):
+// the COPY text encoding of a batch and its exactly-once write (ingestion); messages per type, recent
+// messages of a node and the profiling targets of a benchmarked node (query API).
+import type { Database, Queryable } from './database.js';
+import { withOrderedScans } from './query-runner.js';
 import { recordBatch } from './ingest-batches.js';
 
 export const LOG_COLUMNS = ['created_at', 'logs', 'peer_connection_id', 'audit'] as const;
@@ -42,4 +45,96 @@ export async function copyLogsOnce(db: Database, batchId: string, rows: readonly
     await recordBatch(tx, batchId, copied);
     return copied;
   });
+}
+
+// Reads for the query API.
+export interface LogStatRow {
+  qty: number;
+  log_type: string | null;
+}
+
+/**
+ * Messages per type over every connection of a peer (audit or not, any age). Served by
+ * substrate_logs_peer_msg_created_idx (index-only scan per connection and partition).
+ */
+export async function logStats(db: Queryable, peerId: string): Promise<LogStatRow[]> {
+  const result = await db.query<LogStatRow>(
+    `SELECT count(*)::int8 AS qty, s.msg AS log_type
+       FROM peer_connections pc JOIN substrate_logs s ON s.peer_connection_id = pc.id
+      WHERE pc.peer_id = $1
+      GROUP BY s.msg
+      ORDER BY s.msg NULLS LAST`,
+    [peerId],
+  );
+  return result.rows;
+}
+
+export interface LogQuery {
+  peerId: string;
+  msg?: string;
+  target?: string;
+  /** Exclusive bounds, naive UTC text; `end` null means now. */
+  start?: string;
+  end?: string;
+  limit: number;
+}
+
+export interface LogMessageRow {
+  ip_addr: string;
+  peer_id: string;
+  msg: string | null;
+  created_at: string;
+  /** The stored JSON document, as text. */
+  logs: string;
+}
+
+/**
+ * The newest messages of a peer, newest first. For each of its connections, the newest `limit` rows come
+ * from a backward scan of (peer_connection_id, msg, created_at) when `msg` is given, else of
+ * (peer_connection_id, created_at) (migration 003), merged across partitions; then the newest `limit`
+ * overall. `logs` is converted to text only for the rows returned. The plan is kept to ordered scans
+ * (see withOrderedScans): a `target` or `msg` filter on a node with 100,000 messages would otherwise be
+ * estimated at a handful of rows and answered by reading all of them.
+ */
+export async function recentLogs(db: Queryable, query: LogQuery): Promise<LogMessageRow[]> {
+  const params: unknown[] = [query.peerId, query.limit];
+  const conditions = ['s.peer_connection_id = pc.id'];
+  const bind = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (query.start !== undefined) conditions.push(`s.created_at > ${bind(query.start)}::timestamp`);
+  conditions.push(query.end !== undefined ? `s.created_at < ${bind(query.end)}::timestamp` : `s.created_at < (now() AT TIME ZONE 'utc')`);
+  if (query.msg !== undefined) conditions.push(`s.msg = ${bind(query.msg)}`);
+  if (query.target !== undefined) conditions.push(`s.logs->>'target' = ${bind(query.target)}`);
+  const result = await withOrderedScans(db, () => db.query<LogMessageRow>(
+    `SELECT ip_addr, peer_id, msg, created_at, logs::text AS logs FROM (
+       SELECT pc.ip_addr, pc.peer_id, l.msg, l.created_at, l.logs
+         FROM peer_connections pc
+        CROSS JOIN LATERAL (
+          SELECT s.msg, s.created_at, s.logs FROM substrate_logs s
+           WHERE ${conditions.join(' AND ')}
+           ORDER BY s.created_at DESC
+           LIMIT $2
+        ) l
+        WHERE pc.peer_id = $1
+        ORDER BY l.created_at DESC
+        LIMIT $2
+     ) newest
+     ORDER BY created_at DESC`,
+    params,
+  ));
+  return result.rows;
+}
+
+/** Distinct non-null `target` values over every message of a peer, ascending. */
+export async function targetsOfPeer(db: Queryable, peerId: string): Promise<string[]> {
+  const result = await db.query<{ target: string }>(
+    `SELECT DISTINCT s.logs->>'target' AS target
+       FROM peer_connections pc JOIN substrate_logs s ON s.peer_connection_id = pc.id
+      WHERE pc.peer_id = $1 AND s.logs ? 'target'
+      ORDER BY 1`,
+    [peerId],
+  );
+  return result.rows.map((r) => r.target).filter((t) => t !== null);
 }

@@ -2,8 +2,8 @@
 // expanded by api/peerset.ts; the one-peer history is extracted here, in SQL):
 //   older Substrate: logs.state.peerset.nodes            = { <peer id>: {connected, reputation} }
 //   Tetcore:         logs.state.peerset.sets[i].nodes    = the same, one map per peer set
-import type { Queryable } from '../database.js';
-import { withOrderedScans } from './run.js';
+import type { Queryable } from './database.js';
+import { withOrderedScans } from './query-runner.js';
 
 const NOW = `(now() AT TIME ZONE 'utc')`;
 

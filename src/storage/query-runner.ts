@@ -3,7 +3,7 @@
 // The embedded database accepts the setting but, being single-threaded, cannot interrupt a statement.
 // JIT compilation is switched off too: these queries are short, and JIT would add hundreds of
 // milliseconds whenever an estimate crosses jit_above_cost.
-import type { Database, Queryable } from '../database.js';
+import type { Database, Queryable } from './database.js';
 
 export type QueryRunner = <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>;
 

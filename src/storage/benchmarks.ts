@@ -1,5 +1,5 @@
 // Reads and writes of benchmarks and benchmark_events.
-import type { Queryable } from '../database.js';
+import type { Queryable } from './database.js';
 
 export interface BenchmarkRow {
   id: number;

@@ -1,5 +1,5 @@
 // Reads and writes of host_systems (the machines benchmarks run on).
-import type { Queryable } from '../database.js';
+import type { Queryable } from './database.js';
 
 export interface HostSystemRow {
   id: number;

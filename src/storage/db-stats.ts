@@ -1,6 +1,6 @@
 // Database statistics for operators: size of every relation, row estimates, and for each partition of
 // substrate_logs the oldest and newest created_at, so retention can be seen working.
-import { quoteIdentifier, type Queryable } from '../database.js';
+import { quoteIdentifier, type Queryable } from './database.js';
 
 export interface RelationStatRow {
   relation: string;
