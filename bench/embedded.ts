@@ -2,16 +2,18 @@
 // process) with 100 nodes, beside the same load into PostgreSQL; each next to the raw COPY rate of the
 // same rows into its own table (the embedded database has one session, so one COPY at a time).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import path from 'node:path';
 import { runIngest } from './lib/ingest-run.js';
+import { ROOT } from './lib/server.js';
 import { round } from './lib/db.js';
 import { table, save, keyValues } from './lib/report.js';
 import { envPairs, copyReferences, ingestRow } from './sustained.js';
 
-export const EMBEDDED_USAGE = `embedded [--nodes 100] [--rate 40] [--verbosity 0] [--seconds 60] [--warmup 10] [--env KEY=VALUE …] [--only embedded|postgres]`;
+export const EMBEDDED_USAGE = `embedded [--nodes 100] [--rate 150] [--verbosity 0] [--seconds 60] [--warmup 10] [--env KEY=VALUE …] [--only embedded|postgres] [--profile]`;
 
 const options = {
   nodes: { type: 'string', default: '100' },
-  rate: { type: 'string', default: '40' },
+  rate: { type: 'string', default: '150' },
   verbosity: { type: 'string', default: '0' },
   seconds: { type: 'string', default: '60' },
   warmup: { type: 'string', default: '10' },
@@ -19,6 +21,7 @@ const options = {
   'copy-seconds': { type: 'string', default: '15' },
   env: { type: 'string', multiple: true, default: [] },
   only: { type: 'string' },
+  profile: { type: 'boolean', default: false },
 } satisfies ParseArgsConfig['options'];
 
 export async function embedded(argv: string[]): Promise<void> {
@@ -37,6 +40,7 @@ export async function embedded(argv: string[]): Promise<void> {
       simulation: { nodes, verbosity: Number(a.verbosity), rate: rate > 0 ? rate : undefined, networkStateKb: Number(a['network-state-kb']), rampPerSecond: 500 },
       warmupSeconds: Number(a.warmup),
       seconds: Number(a.seconds),
+      cpuProfileDir: a.profile ? path.join(ROOT, 'bench/results/profiles') : undefined,
     });
     try {
       // The embedded database takes one COPY at a time; PostgreSQL as many as the writer uses.

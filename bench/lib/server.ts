@@ -104,8 +104,9 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
 }
 
 /** Parses /metrics into `name{labels}` → value (labels as printed). */
-export async function scrape(port: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+export async function scrape(port: number, timeoutMs = 30_000): Promise<Map<string, number>> {
+  // A server too busy to answer within the timeout is a result, not a reason to wait for undici's 5 minutes.
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })).text();
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line.trim() === '') continue;
