@@ -174,3 +174,14 @@ export async function startNodePage({ view, cancel }) {
   fillNodeSelect(document.getElementById('node'), nodes, wanted);
   return { nodes, wanted: wanted && nodes.some((n) => n.peer_id === wanted) ? wanted : null };
 }
+
+/** Fills the node header of a page (#name, #chain, #authority, #startup) and clears #peers and #height. */
+export function showNode(node) {
+  const set = (id, text) => (document.getElementById(id).textContent = text);
+  set('name', node?.name ?? '–');
+  set('chain', node?.chain ?? '–');
+  set('authority', node?.authority === null || node?.authority === undefined ? '–' : node.authority ? 'yes' : 'no');
+  set('startup', node?.startup_time ? new Date(Number(node.startup_time)).toISOString() : '–');
+  set('peers', '–');
+  set('height', '–');
+}

@@ -1,6 +1,6 @@
 // Live profiling: tracing.profiling span times of one node from /feed, one chart per span name with
 // one line per target, raw or aggregated by the server; the node's peers and height from system.interval.
-import { Feed, parseTs, numeric, el, setStatus, rememberPeer, startNodePage } from '/dashboard/common/app.js';
+import { Feed, parseTs, numeric, el, setStatus, rememberPeer, startNodePage, showNode } from '/dashboard/common/app.js';
 import { TimeChart } from '/dashboard/common/chart.js';
 
 const $ = (id) => document.getElementById(id);
@@ -59,14 +59,6 @@ function showInterval(data) {
   }
 }
 
-function showNode(node) {
-  $('name').textContent = node?.name ?? '–';
-  $('chain').textContent = node?.chain ?? '–';
-  $('authority').textContent = node?.authority === null || node?.authority === undefined ? '–' : node.authority ? 'yes' : 'no';
-  $('startup').textContent = node?.startup_time ? new Date(Number(node.startup_time)).toISOString() : '–';
-  $('peers').textContent = '–';
-  $('height').textContent = '–';
-}
 
 function cancel() {
   if (viewing) {

@@ -1,7 +1,7 @@
 // Peer reputation: the reputation every other node gives the chosen node, read live from their
 // system.network_state messages (/feed), one line per reporting node. Understands both peerset shapes:
 // state.peerset.nodes[peer] (older nodes) and state.peerset.sets[i].nodes[peer] (Tetcore).
-import { Feed, parseTs, nodeLabel, el, setStatus, rememberPeer, startNodePage } from '/dashboard/common/app.js';
+import { Feed, parseTs, nodeLabel, el, setStatus, rememberPeer, startNodePage, showNode } from '/dashboard/common/app.js';
 import { TimeChart } from '/dashboard/common/chart.js';
 
 const $ = (id) => document.getElementById(id);
@@ -60,14 +60,6 @@ function renderTable() {
   );
 }
 
-function showNode(node) {
-  $('name').textContent = node?.name ?? '–';
-  $('chain').textContent = node?.chain ?? '–';
-  $('authority').textContent = node?.authority === null || node?.authority === undefined ? '–' : node.authority ? 'yes' : 'no';
-  $('startup').textContent = node?.startup_time ? new Date(Number(node.startup_time)).toISOString() : '–';
-  $('peers').textContent = '–';
-  $('height').textContent = '–';
-}
 
 function cancel() {
   for (const reporter of reporters) feed.unsubscribe(reporter, 'system.network_state');
