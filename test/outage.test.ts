@@ -10,6 +10,7 @@ import { waitFor } from './helpers/server.js';
 import { connectNode, type TestNode } from './helpers/fixtures.js';
 import { parseSettings } from '../src/config/settings.js';
 import { startServer } from '../src/server.js';
+import { PostgresDatabase } from '../src/storage/postgres.js';
 
 const OUTAGE_S = Number(process.env.OUTAGE_S ?? 5);
 const NODES = Number(process.env.OUTAGE_NODES ?? 20);
@@ -24,6 +25,8 @@ describe('database outage', () => {
     url.hostname = '127.0.0.1';
     const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url.toString(), LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '50', CLIENT_TIMEOUT_S: '30' });
     const server = await startServer(settings, pino({ level: 'silent' }));
+    // The test reads the database directly, not through the proxy it cuts.
+    const direct = new PostgresDatabase({ url: database.url, poolSize: 2, maxWriters: 1 });
     const nodes: TestNode[] = [];
     let sent = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -56,11 +59,11 @@ describe('database outage', () => {
       await new Promise((r) => setTimeout(r, 200));
 
       assert.ok(nodes.every((node) => node.ws.readyState === node.ws.OPEN), 'no node was disconnected');
-      await waitFor(async () => (await server.db.query<{ n: number }>('SELECT count(*) AS n FROM substrate_logs')).rows[0].n >= sent, `${sent} rows`, 60_000);
-      const { rows, distinct } = (await server.db.query<{ rows: number; distinct: number }>(`SELECT count(*) AS rows, count(DISTINCT logs->>'height') AS distinct FROM substrate_logs`)).rows[0];
+      await waitFor(async () => (await direct.query<{ n: number }>('SELECT count(*) AS n FROM substrate_logs')).rows[0].n >= sent, `${sent} rows`, 60_000);
+      const { rows, distinct } = (await direct.query<{ rows: number; distinct: number }>(`SELECT count(*) AS rows, count(DISTINCT logs->>'height') AS distinct FROM substrate_logs`)).rows[0];
       assert.equal(rows, sent, 'every message stored');
       assert.equal(distinct, sent, 'none stored twice');
-      assert.equal((await fetch(`http://127.0.0.1:${server.port}/ready`)).status, 200);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${server.port}/ready`)).status === 200, 'ready again');
       const dropped = (await server.metrics.messagesDropped.get()).values.reduce((n, v) => n + v.value, 0);
       assert.equal(dropped, 0);
       console.log(`outage: ${OUTAGE_S} s with ${NODES} nodes: ${sent} sent, ${rows} stored once, ${dropped} dropped; peak buffer ${peakBuffer} messages`);
@@ -68,6 +71,7 @@ describe('database outage', () => {
       if (timer) clearInterval(timer);
       for (const node of nodes) await node.close().catch(() => {});
       await server.close();
+      await direct.close();
       await proxy.close();
       await database.drop();
     }
