@@ -23,7 +23,7 @@ describe('settings', () => {
     assert.equal(s.maxPendingConnections, 8192);
     assert.equal(s.wsMaxPayload, 524288);
     assert.equal(s.dbPoolSize, s.numThreads);
-    assert.equal(s.dbBatchSize, 4096);
+    assert.equal(s.dbBatchSize, 1024);
     assert.equal(s.dbSaveLatencyMs, 100);
     assert.equal(s.cacheUpdateTimeoutS, 15);
     assert.equal(s.cacheUpdateIntervalMs, 1000);
