@@ -10,14 +10,15 @@ import { PostgresCpu } from './lib/proc.js';
 import { databaseName } from './lib/db.js';
 import { table, save, keyValues } from './lib/report.js';
 import { ROOT } from './lib/server.js';
+import { parseSettings } from '../src/config/settings.js';
 
-export const SUSTAINED_USAGE = `sustained [--nodes 1000] [--rate 12] [--verbosity 0] [--seconds 60] [--warmup 10]
+export const SUSTAINED_USAGE = `sustained [--nodes 1000] [--rate 40] [--verbosity 0] [--seconds 60] [--warmup 10]
           [--network-state-kb 22] [--env KEY=VALUE …] [--profile] [--copy-seconds 15]
   --rate R   messages/s per node with the natural mix of the verbosity (0 = natural schedule)`;
 
 export const sustainedOptions = {
   nodes: { type: 'string', default: '1000' },
-  rate: { type: 'string', default: '12' },
+  rate: { type: 'string', default: '40' },
   verbosity: { type: 'string', default: '0' },
   role: { type: 'string', default: 'full' },
   seconds: { type: 'string', default: '60' },
@@ -36,7 +37,8 @@ export function envPairs(pairs: string[]): Record<string, string> {
 
 /** Batch size and writer count the server used (its defaults unless overridden). */
 export function writerShape(env: Record<string, string>): { batch: number; writers: number } {
-  return { batch: Number(env.DB_BATCH_SIZE ?? 1024), writers: Number(env.DB_WRITERS ?? 2) };
+  const settings = parseSettings({ ...env, DATABASE_URL: env.DATABASE_URL ?? 'postgres://x@127.0.0.1/x' });
+  return { batch: settings.dbBatchSize, writers: settings.dbWriters };
 }
 
 export async function copyReferences(run: IngestRun, env: Record<string, string>, seconds: number): Promise<CopyReference[]> {
