@@ -61,6 +61,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const warnings: string[] = [];
+  const lastLines: string[] = [];
   let limit = 0;
   createInterface({ input: child.stderr! }).on('line', (line) => {
     const m = /^nofile (\d+)/.exec(line);
@@ -69,6 +70,8 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
   });
   const port = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      lastLines.push(line);
+      if (lastLines.length > 20) lastLines.shift();
       try {
         const entry = JSON.parse(line);
         if (entry.msg === 'tetcore-analytics listening') resolve(entry.port);
@@ -83,7 +86,14 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     child.on('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
   });
   const pid = child.pid!;
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let stopping = false;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => {
+      // An exit nobody asked for: show why.
+      if (!stopping) process.stderr.write(`[server] exited unexpectedly (code ${code}, signal ${signal}); last output:\n${lastLines.join('\n')}\n`);
+      resolve(code);
+    }),
+  );
   return {
     child,
     pid,
@@ -97,6 +107,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
     metrics: () => scrape(port),
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
+      stopping = true;
       child.kill('SIGTERM');
       return exited;
     },
