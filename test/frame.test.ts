@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFrame } from '../src/ingest/frame.js';
-import { rfc3339ToUtc } from '../src/ingest/timestamp.js';
+import { rfc3339ToUtc, tsToUtc } from '../src/ingest/timestamp.js';
 import { jsonbSafe, topLevelMembers } from '../src/ingest/json-text.js';
 import { copyEscape, encodeCopyRows } from '../src/storage/substrate-logs.js';
 import { v1Messages, v2SessionFrames } from './helpers/fixtures.js';
@@ -126,7 +126,11 @@ describe('rfc3339ToUtc', () => {
     ['', null],
   ];
   for (const [input, expected] of cases) {
-    it(`${JSON.stringify(input)} → ${expected}`, () => assert.equal(rfc3339ToUtc(input), expected));
+    it(`${JSON.stringify(input)} → ${expected}`, () => {
+      assert.equal(rfc3339ToUtc(input), expected);
+      assert.equal(tsToUtc(input), expected, 'the cached hot-path conversion agrees');
+      assert.equal(tsToUtc(input), expected, 'and agrees again from its cache');
+    });
   }
 });
 

@@ -3,7 +3,7 @@
 // the Tetcore V2 envelope {"id","ts","payload"}; V2 messages are unwrapped so that every stored row has
 // the same shape: the payload's fields at the top level of `logs`, plus `ts`.
 import { isUtf8 } from 'node:buffer';
-import { rfc3339ToUtc } from './timestamp.js';
+import { tsToUtc } from './timestamp.js';
 import { jsonbSafe, topLevelMembers } from './json-text.js';
 
 export const DROP_REASONS = [
@@ -123,26 +123,9 @@ function isEmptyObjectText(objectText: string): boolean {
   return false;
 }
 
-// The common shape of `ts` (§2.3: 'T', seconds 00–59, numeric offset or Z): converted with a cache of
-// the UTC date-and-minute per (local minute, offset), since whole-minute offsets never move the seconds.
-// Anything else (leap second, lowercase, space separator…) goes through rfc3339ToUtc in full.
-const COMMON_TS = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):([0-5]\d)(?:\.(\d{1,12}))?(Z|[+-]\d{2}:\d{2})$/;
-const minuteCache = new Map<string, string | null>();
-
 function timestampOf(ts: unknown): string | { drop: DropReason } {
   if (typeof ts !== 'string') return { drop: 'missing_ts' };
-  const m = COMMON_TS.exec(ts);
-  if (m === null) return rfc3339ToUtc(ts) ?? { drop: 'invalid_ts' };
-  const key = m[1] + m[4];
-  let minute = minuteCache.get(key);
-  if (minute === undefined) {
-    // 'YYYY-MM-DD HH:MM:' in UTC, or null when the date, time or offset is invalid.
-    minute = rfc3339ToUtc(`${m[1]}:00${m[4]}`)?.slice(0, 17) ?? null;
-    if (minuteCache.size >= 256) minuteCache.clear();
-    minuteCache.set(key, minute);
-  }
-  if (minute === null) return { drop: 'invalid_ts' };
-  return `${minute}${m[2]}.${m[3] === undefined ? '000000' : m[3].length >= 6 ? m[3].slice(0, 6) : (m[3] + '00000').slice(0, 6)}`;
+  return tsToUtc(ts) ?? { drop: 'invalid_ts' };
 }
 
 /** PostgreSQL text cannot hold U+0000; a node name with one is stored without it. */

@@ -32,3 +32,25 @@ export function rfc3339ToUtc(ts: string): string | null {
   const fraction = leap ? 999_999 : micros;
   return `${pad(y, 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.${pad(fraction, 6)}`;
 }
+
+// The common shape of `ts` (§2.3: 'T', seconds 00–59, numeric offset or Z): converted with a cache of
+// the UTC date-and-minute per (local minute, offset), since whole-minute offsets never move the seconds.
+// Anything else (leap second, lowercase, space separator…) goes through rfc3339ToUtc in full.
+const COMMON_TS = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):([0-5]\d)(?:\.(\d{1,12}))?(Z|[+-]\d{2}:\d{2})$/;
+const minuteCache = new Map<string, string | null>();
+
+/** rfc3339ToUtc, through the per-minute cache for the common shape (the ingest hot path). */
+export function tsToUtc(ts: string): string | null {
+  const m = COMMON_TS.exec(ts);
+  if (m === null) return rfc3339ToUtc(ts);
+  const key = m[1] + m[4];
+  let minute = minuteCache.get(key);
+  if (minute === undefined) {
+    // 'YYYY-MM-DD HH:MM:' in UTC, or null when the date, time or offset is invalid.
+    minute = rfc3339ToUtc(`${m[1]}:00${m[4]}`)?.slice(0, 17) ?? null;
+    if (minuteCache.size >= 256) minuteCache.clear();
+    minuteCache.set(key, minute);
+  }
+  if (minute === null) return null;
+  return `${minute}${m[2]}.${m[3] === undefined ? '000000' : m[3].length >= 6 ? m[3].slice(0, 6) : (m[3] + '00000').slice(0, 6)}`;
+}
