@@ -161,18 +161,23 @@ export function rememberPeer(peerId) {
 
 /**
  * Wires a page that views one node: the #controls form (View) and #cancel button, the #node list filled
- * from /nodes. Resolves with the nodes and the ?peer_id= to open at once (null if none or unknown).
+ * from /nodes (handed to `onNodes`), and a ?peer_id= in the address opened at once.
  */
-export async function startNodePage({ view, cancel }) {
+export async function startNodePage({ view, cancel, onNodes }) {
   document.getElementById('controls').addEventListener('submit', (event) => {
     event.preventDefault();
     view();
   });
   document.getElementById('cancel').addEventListener('click', cancel);
-  const nodes = await api('/nodes');
-  const wanted = new URLSearchParams(location.search).get('peer_id');
-  fillNodeSelect(document.getElementById('node'), nodes, wanted);
-  return { nodes, wanted: wanted && nodes.some((n) => n.peer_id === wanted) ? wanted : null };
+  try {
+    const nodes = await api('/nodes');
+    onNodes(nodes);
+    const wanted = new URLSearchParams(location.search).get('peer_id');
+    fillNodeSelect(document.getElementById('node'), nodes, wanted);
+    if (wanted && nodes.some((n) => n.peer_id === wanted)) view();
+  } catch (error) {
+    console.warn('could not load the nodes:', error.message);
+  }
 }
 
 /** Fills the node header of a page (#name, #chain, #authority, #startup) and clears #peers and #height. */

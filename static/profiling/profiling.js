@@ -89,9 +89,4 @@ function view() {
   rememberPeer(peerId);
 }
 
-startNodePage({ view, cancel })
-  .then((page) => {
-    nodes = page.nodes;
-    if (page.wanted) view();
-  })
-  .catch((error) => console.warn('could not load the nodes:', error.message));
+startNodePage({ view, cancel, onNodes: (list) => (nodes = list) });
