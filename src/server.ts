@@ -107,7 +107,7 @@ export async function startServer(settings: Settings, log: Logger, options: { db
   });
   const feed = await registerFeed(app, { db, metrics, settings, log });
   ingest.register(app, { httpRoot: feed.overview });
-  registerOpsRoutes(app, { db, metrics });
+  registerOpsRoutes(app, { db, metrics, log });
   registerMetricsRoute(app, metrics);
   await registerApiRoutes(app, { db, metrics, settings });
 

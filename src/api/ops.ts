@@ -2,6 +2,7 @@
 // migrated), /stats/version. Registers the OpenAPI documentation first, so that these routes and the
 // query routes registered after them are all documented.
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { Type } from '@sinclair/typebox';
 import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';
@@ -13,8 +14,31 @@ const READY_TIMEOUT_MS = 2_000;
 
 const Status = Type.Object({ status: Type.String() }, { additionalProperties: true });
 
-export function registerOpsRoutes(app: FastifyInstance, deps: { db: Database; metrics: Metrics }): void {
+/**
+ * Logs why the database is unavailable once per change of the reason, not at every probe (orchestrators
+ * probe every few seconds), and once when it is back.
+ */
+class ReadinessLog {
+  private problem: string | null = null;
+
+  constructor(private readonly log: Logger) {}
+
+  failing(detail: string): void {
+    if (detail === this.problem) return;
+    this.problem = detail;
+    this.log.warn({ detail }, '/ready: database unavailable');
+  }
+
+  ready(): void {
+    if (this.problem === null) return;
+    this.problem = null;
+    this.log.info('/ready: database available again');
+  }
+}
+
+export function registerOpsRoutes(app: FastifyInstance, deps: { db: Database; metrics: Metrics; log: Logger }): void {
   const { db, metrics } = deps;
+  const readiness = new ReadinessLog(deps.log);
   registerDocs(app);
 
   void app.register(async (ops) => {
@@ -39,11 +63,14 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Database; me
             db.query<{ version: number }>(`SELECT max(version)::int AS version FROM ${MIGRATION_TABLE}`),
             new Promise<never>((_, reject) => setTimeout(() => reject(new Error('database did not answer in time')), READY_TIMEOUT_MS).unref()),
           ]);
+          readiness.ready();
           const version = result.rows[0]?.version ?? 0;
           if (version < expected) return reply.code(503).send({ status: 'not ready', reason: `migrations at ${version}, expected ${expected}` });
           return { status: 'ready', database: db.kind, migration: version };
         } catch (error) {
-          return reply.code(503).send({ status: 'not ready', reason: `database unavailable: ${(error as Error).message}` });
+          // The database's own message names databases, users and hosts: for the log, not for anyone probing.
+          readiness.failing(String((error as Error)?.message ?? error));
+          return reply.code(503).send({ status: 'not ready', reason: 'database unavailable' });
         }
       },
     );
