@@ -15,6 +15,11 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'the request body must be JSON (Content-Type: application/json)' },
   QUERY_TIMEOUT: { status: 503, message: 'the query took longer than the statement timeout' },
+  // Access control: websocket handshakes refused (src/access/)
+  BAD_FORWARDED_FOR: { status: 400, message: 'an X-Forwarded-For entry from a trusted proxy is not an IP address' },
+  INGEST_FORBIDDEN: { status: 403, message: 'this address may not stream telemetry (INGEST_ALLOW)' },
+  TOO_MANY_CONNECTIONS_FROM_ADDRESS: { status: 429, message: 'this address holds its maximum of node connections (MAX_CONNECTIONS_PER_IP)' },
+  TOO_MANY_CONNECTIONS: { status: 503, message: 'the server holds its maximum of node connections (MAX_CONNECTIONS)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -65,11 +65,12 @@ describe('access control', () => {
       assert.match(ip, /^127\.0\.0\.1:\d+$/);
     }));
 
-  it('believes X-Forwarded-For with TRUST_PROXY, for storage and for INGEST_ALLOW', () =>
+  it('believes the X-Forwarded-For entry its proxy appended with TRUST_PROXY, for storage and for INGEST_ALLOW', () =>
     withServer({ TRUST_PROXY: 'true', INGEST_ALLOW: '203.0.113.0/24' }, async (server) => {
-      const node = await connectNode(server.url('/'), { headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1' } });
+      // The socket peer (this test) is the trusted proxy: the rightmost entry is the client.
+      const node = await connectNode(server.url('/'), { headers: { 'x-forwarded-for': '198.51.100.1, 203.0.113.9' } });
       await node.close();
-      await assert.rejects(connectNode(server.url('/'), { headers: { 'x-forwarded-for': '198.51.100.1' } }), refusedWith(403));
+      await assert.rejects(connectNode(server.url('/'), { headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.1' } }), refusedWith(403));
       const ips = (await server.db.query<{ ip_addr: string }>('SELECT ip_addr FROM peer_connections')).rows.map((r) => r.ip_addr);
       assert.deepEqual(ips, ['203.0.113.9']);
     }));

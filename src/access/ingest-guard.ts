@@ -1,42 +1,59 @@
-// Who may open an ingestion socket: the INGEST_ALLOW address list, a global cap (MAX_CONNECTIONS) and a
-// per-address cap (MAX_CONNECTIONS_PER_IP). Decided before anything is written to the database.
-import net from 'node:net';
+// Who may open an ingestion socket: the client address (TRUST_PROXY) in INGEST_ALLOW, a global cap
+// (MAX_CONNECTIONS) and a per-address cap (MAX_CONNECTIONS_PER_IP). Decided before anything is written to the database.
+import type { IncomingHttpHeaders } from 'node:http';
+import { AppError } from '../errors.js';
+import { ApiError } from '../api/errors.js';
+import { ClientAddressResolver, type TrustProxy } from './client-address.js';
+import { IpList } from './ip-list.js';
 
-export type GuardRefusal = { status: 403 | 429 | 503; code: string; message: string };
+export interface IngestGuardOptions {
+  allow: string[];
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  trustProxy: TrustProxy;
+}
+
+/** What the guard reads of a handshake (a FastifyRequest or an IncomingMessage). */
+export interface Handshake {
+  headers: IncomingHttpHeaders;
+  socket: { remoteAddress?: string; remotePort?: number };
+}
+
+export type Admission =
+  /** Admitted and counted until `release(ip)`; `ipAddr` is the address to store. */
+  | { admitted: true; ip: string; ipAddr: string }
+  /** `ip` when the client address was known when refused (for the log). */
+  | { admitted: false; ip?: string; refusal: AppError };
 
 export class IngestGuard {
-  private readonly allow: net.BlockList | null;
+  private readonly allow: IpList | null;
+  private readonly addresses: ClientAddressResolver;
   private readonly perIp = new Map<string, number>();
   private total = 0;
 
-  constructor(private readonly options: { allow: string[]; maxConnections: number; maxConnectionsPerIp: number }) {
-    if (options.allow.length === 0) {
-      this.allow = null;
-    } else {
-      this.allow = new net.BlockList();
-      for (const entry of options.allow) {
-        const [address, prefix] = entry.split('/');
-        const family = net.isIP(address) === 6 ? 'ipv6' : 'ipv4';
-        if (prefix === undefined) this.allow.addAddress(address, family);
-        else this.allow.addSubnet(address, Number(prefix), family);
-      }
-    }
+  constructor(private readonly options: IngestGuardOptions) {
+    this.allow = options.allow.length === 0 ? null : new IpList(options.allow);
+    this.addresses = new ClientAddressResolver(options.trustProxy);
   }
 
-  /** Admits `ip` (counting it until `release`), or returns why not. */
-  admit(ip: string): GuardRefusal | null {
-    if (this.allow !== null && !allowed(this.allow, ip)) {
-      return { status: 403, code: 'INGEST_FORBIDDEN', message: `${ip} is not in INGEST_ALLOW` };
+  admit(handshake: Handshake): Admission {
+    const client = this.addresses.resolve({ socketAddress: handshake.socket.remoteAddress, socketPort: handshake.socket.remotePort, forwardedFor: handshake.headers['x-forwarded-for'] });
+    if (!client.ok) {
+      return { admitted: false, refusal: new ApiError('BAD_FORWARDED_FOR', `x-forwarded-for: ${JSON.stringify(client.entry.slice(0, 80))} is not an IP address`, { parameter: 'x-forwarded-for', in: 'headers', expected: 'IP addresses separated by commas' }) };
+    }
+    const { ip, ipAddr } = client;
+    if (this.allow !== null && !this.allow.has(ip)) {
+      return { admitted: false, ip, refusal: new AppError('INGEST_FORBIDDEN', `${ip} is not in INGEST_ALLOW`) };
     }
     if (this.total >= this.options.maxConnections) {
-      return { status: 503, code: 'TOO_MANY_CONNECTIONS', message: `the server holds its maximum of ${this.options.maxConnections} node connections; try again later` };
+      return { admitted: false, ip, refusal: new AppError('TOO_MANY_CONNECTIONS', `the server holds its maximum of ${this.options.maxConnections} node connections; try again later`) };
     }
     if (this.options.maxConnectionsPerIp > 0 && (this.perIp.get(ip) ?? 0) >= this.options.maxConnectionsPerIp) {
-      return { status: 429, code: 'TOO_MANY_CONNECTIONS_FROM_ADDRESS', message: `${ip} already holds ${this.options.maxConnectionsPerIp} node connections (MAX_CONNECTIONS_PER_IP)` };
+      return { admitted: false, ip, refusal: new AppError('TOO_MANY_CONNECTIONS_FROM_ADDRESS', `${ip} already holds ${this.options.maxConnectionsPerIp} node connections (MAX_CONNECTIONS_PER_IP)`) };
     }
     this.total++;
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    return null;
+    return { admitted: true, ip, ipAddr };
   }
 
   release(ip: string): void {
@@ -45,11 +62,4 @@ export class IngestGuard {
     if (left <= 0) this.perIp.delete(ip);
     else this.perIp.set(ip, left);
   }
-}
-
-function allowed(list: net.BlockList, ip: string): boolean {
-  const family = net.isIP(ip);
-  if (family === 4) return list.check(ip, 'ipv4') || list.check(`::ffff:${ip}`, 'ipv6');
-  if (family === 6) return list.check(ip, 'ipv6');
-  return false;
 }

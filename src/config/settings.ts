@@ -4,6 +4,7 @@ import os from 'node:os';
 import net from 'node:net';
 import dotenv from 'dotenv';
 import { AppError } from '../errors.js';
+import type { TrustProxy } from '../access/client-address.js';
 
 export interface Settings {
   port: number;
@@ -40,7 +41,7 @@ export interface Settings {
   feedMaxSubscriptions: number;
   feedMaxBufferedBytes: number;
   assetsPath: string;
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   ingestAllow: string[];
   apiToken: string | null;
   metricsPublic: boolean;
@@ -127,6 +128,28 @@ function cidrList(env: string): Parser<string[]> {
   };
 }
 
+const MAX_PROXY_HOPS = 16;
+
+/** false, true (= 1), a number of proxies, or the proxies' addresses and CIDR blocks. */
+function trustProxy(env: string): Parser<TrustProxy> {
+  const expected = `false, true, a number of proxies in front (1 to ${MAX_PROXY_HOPS}), or the proxies' addresses/CIDR blocks, comma-separated`;
+  return (raw) => {
+    const value = raw.trim().toLowerCase();
+    if (['0', 'false', 'no', 'off', ''].includes(value)) return { kind: 'none' };
+    if (['true', 'yes', 'on'].includes(value)) return { kind: 'hops', hops: 1 };
+    if (/^\d+$/.test(value)) {
+      const hops = Number(value);
+      if (hops > MAX_PROXY_HOPS) throw new SettingError(env, expected, raw);
+      return { kind: 'hops', hops };
+    }
+    try {
+      return { kind: 'addresses', proxies: cidrList(env)(raw) };
+    } catch {
+      throw new SettingError(env, expected, raw);
+    }
+  };
+}
+
 function optionalSecret(env: string): Parser<string | null> {
   return (raw) => {
     const value = raw.trim();
@@ -191,7 +214,7 @@ export const SETTINGS = [
   spec({ key: 'feedMaxSubscriptions', env: 'FEED_MAX_SUBSCRIPTIONS', defaultText: '500', description: 'Subscriptions one `/feed` socket may hold', parse: integer('FEED_MAX_SUBSCRIPTIONS', 1), fallback: () => 500 }),
   spec({ key: 'feedMaxBufferedBytes', env: 'FEED_MAX_BUFFERED_BYTES', defaultText: '67_108_864', description: 'A `/feed` viewer whose unsent data passes this many bytes is disconnected (close code 4008)', parse: integer('FEED_MAX_BUFFERED_BYTES', 1024), fallback: () => 64 * 1024 * 1024 }),
   spec({ key: 'assetsPath', env: 'ASSETS_PATH', defaultText: './static', description: 'Folder of the static dashboards', parse: text('ASSETS_PATH'), fallback: () => './static' }),
-  spec({ key: 'trustProxy', env: 'TRUST_PROXY', defaultText: 'false', description: 'Believe `X-Forwarded-For` for the client address (only behind a proxy you run)', parse: boolean('TRUST_PROXY'), fallback: () => false }),
+  spec({ key: 'trustProxy', env: 'TRUST_PROXY', defaultText: 'false', description: "Who may state the client address in `X-Forwarded-For` (read from the right: each proxy appends the address it received from). `false`: nobody, the socket peer is the client; `true` or `1`: the socket peer is a proxy, the client is the rightmost entry; a number: that many proxies in front; addresses/CIDR blocks, comma-separated: peers in this list are proxies, the client is the first address from the right outside it (a peer outside it is the client itself). An entry to read that is not an IP address refuses the handshake (HTTP 400 `BAD_FORWARDED_FOR`)", parse: trustProxy('TRUST_PROXY'), fallback: () => ({ kind: 'none' }) }),
   spec({ key: 'ingestAllow', env: 'INGEST_ALLOW', defaultText: '(unset: any address)', description: 'CIDR blocks allowed to connect to `/` and `/audit`, comma-separated; others get HTTP 403 before anything is written', parse: cidrList('INGEST_ALLOW'), fallback: () => [] }),
   spec({ key: 'apiToken', env: 'API_TOKEN', defaultText: '(unset: no authentication)', description: 'When set (16+ characters), query and write routes require `Authorization: Bearer <token>` (or `?access_token=` for browsers and `/feed`)', parse: optionalSecret('API_TOKEN'), fallback: () => null }),
   spec({ key: 'metricsPublic', env: 'METRICS_PUBLIC', defaultText: 'true', description: 'With `API_TOKEN` set, leave `/metrics`, `/health` and `/ready` open (false: they need the token too)', parse: boolean('METRICS_PUBLIC'), fallback: () => true }),

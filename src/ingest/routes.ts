@@ -12,6 +12,7 @@ import type { Settings } from '../config/settings.js';
 import { IngestConnection } from './connection.js';
 import { NodeHandle } from './node.js';
 import { IngestGuard } from '../access/ingest-guard.js';
+import { sendRefusal } from '../access/refusal.js';
 import type { BatchWriter } from './writer.js';
 import type { DropRecorder } from './drops.js';
 
@@ -41,22 +42,6 @@ export interface IngestRouteOptions {
   httpRoot?: (request: FastifyRequest, reply: FastifyReply) => unknown;
 }
 
-/**
- * The client's address: `ip` alone (for access rules) and `ipAddr` as the reference stored it, `ip:port`
- * (`[v6]:port` for IPv6, IPv4-mapped addresses unwrapped). X-Forwarded-For only with TRUST_PROXY.
- */
-export function clientAddress(request: FastifyRequest, trustProxy: boolean): { ip: string; ipAddr: string } {
-  if (trustProxy) {
-    const forwarded = request.headers['x-forwarded-for'];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    if (first) return { ip: first, ipAddr: first };
-  }
-  let ip = request.socket.remoteAddress ?? 'unknown';
-  if (ip.startsWith('::ffff:')) ip = ip.slice(7);
-  const port = request.socket.remotePort;
-  return { ip, ipAddr: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}` };
-}
-
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
 
 function isValidUpgrade(request: FastifyRequest): boolean {
@@ -73,7 +58,8 @@ export class IngestEndpoints {
   private readonly guard: IngestGuard;
 
   constructor(private readonly deps: IngestDeps) {
-    this.guard = new IngestGuard({ allow: deps.settings.ingestAllow, maxConnections: deps.settings.maxConnections, maxConnectionsPerIp: deps.settings.maxConnectionsPerIp });
+    const { ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy } = deps.settings;
+    this.guard = new IngestGuard({ allow: ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy });
     deps.writer.on('pause', () => {
       for (const c of this.connections) c.socket.pause();
     });
@@ -121,13 +107,13 @@ export class IngestEndpoints {
       metrics.handshakesRefused.inc({ reason: 'bad_handshake' });
       return reply.code(400).send({ error: 'Bad Request', code: 'BAD_HANDSHAKE', message: 'invalid websocket handshake (Sec-WebSocket-Key / Sec-WebSocket-Version 13)' });
     }
-    const { ip, ipAddr } = clientAddress(request, settings.trustProxy);
-    const refusal = this.guard.admit(ip);
-    if (refusal !== null) {
-      metrics.handshakesRefused.inc({ reason: refusal.code });
-      log.debug({ ip, code: refusal.code }, 'ingestion handshake refused');
-      return reply.code(refusal.status).send({ error: refusal.status === 403 ? 'Forbidden' : refusal.status === 429 ? 'Too Many Requests' : 'Service Unavailable', code: refusal.code, message: refusal.message });
+    const admission = this.guard.admit(request);
+    if (!admission.admitted) {
+      metrics.handshakesRefused.inc({ reason: admission.refusal.code });
+      log.debug({ ip: admission.ip, code: admission.refusal.code }, 'ingestion handshake refused');
+      return sendRefusal(reply, admission.refusal);
     }
+    const { ip, ipAddr } = admission;
     // Admitted: the slot is held until this TCP connection ends, whether or not the upgrade completes.
     request.raw.socket.once('close', () => this.guard.release(ip));
     try {

@@ -10,7 +10,12 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-export async function startNginx(upstreamPorts: number[]): Promise<Nginx> {
+export interface NginxOptions {
+  /** Source address of nginx's connections to the upstreams (`proxy_bind`), e.g. another loopback address. */
+  bindAddress?: string;
+}
+
+export async function startNginx(upstreamPorts: number[], options: NginxOptions = {}): Promise<Nginx> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tetcore-nginx-'));
   await mkdir(path.join(dir, 'tmp'));
   const port = await freePort();
@@ -36,7 +41,7 @@ ${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_read_timeout 1h;
+${options.bindAddress ? `      proxy_bind ${options.bindAddress};\n` : ''}      proxy_read_timeout 1h;
       proxy_send_timeout 1h;
       proxy_next_upstream error timeout http_502 http_503;
     }
