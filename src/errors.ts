@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   QUERY_TIMEOUT: { status: 503, message: 'the query took longer than the statement timeout' },
   // Access control: websocket handshakes refused (src/access/)
   BAD_FORWARDED_FOR: { status: 400, message: 'an X-Forwarded-For entry from a trusted proxy is not an IP address' },
+  ORIGIN_FORBIDDEN: { status: 403, message: 'websocket connections from this web page are not allowed (ALLOWED_ORIGINS)' },
   INGEST_FORBIDDEN: { status: 403, message: 'this address may not stream telemetry (INGEST_ALLOW)' },
   TOO_MANY_CONNECTIONS_FROM_ADDRESS: { status: 429, message: 'this address holds its maximum of node connections (MAX_CONNECTIONS_PER_IP)' },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'the server holds its maximum of node connections (MAX_CONNECTIONS)' },

@@ -1,16 +1,19 @@
-// Who may open an ingestion socket: the client address (TRUST_PROXY) in INGEST_ALLOW, a global cap
-// (MAX_CONNECTIONS) and a per-address cap (MAX_CONNECTIONS_PER_IP). Decided before anything is written to the database.
+// Who may open an ingestion socket: no browser page unless ALLOWED_ORIGINS lists it, the client address
+// (TRUST_PROXY) in INGEST_ALLOW, a global cap (MAX_CONNECTIONS) and a per-address cap
+// (MAX_CONNECTIONS_PER_IP). Decided before anything is written to the database.
 import type { IncomingHttpHeaders } from 'node:http';
 import { AppError } from '../errors.js';
 import { ApiError } from '../api/errors.js';
 import { ClientAddressResolver, type TrustProxy } from './client-address.js';
 import { IpList } from './ip-list.js';
+import { OriginPolicy } from './origin.js';
 
 export interface IngestGuardOptions {
   allow: string[];
   maxConnections: number;
   maxConnectionsPerIp: number;
   trustProxy: TrustProxy;
+  allowedOrigins: string[];
 }
 
 /** What the guard reads of a handshake (a FastifyRequest or an IncomingMessage). */
@@ -27,16 +30,22 @@ export type Admission =
 
 export class IngestGuard {
   private readonly allow: IpList | null;
+  private readonly origins: OriginPolicy;
   private readonly addresses: ClientAddressResolver;
   private readonly perIp = new Map<string, number>();
   private total = 0;
 
   constructor(private readonly options: IngestGuardOptions) {
     this.allow = options.allow.length === 0 ? null : new IpList(options.allow);
+    this.origins = new OriginPolicy(options.allowedOrigins);
     this.addresses = new ClientAddressResolver(options.trustProxy);
   }
 
   admit(handshake: Handshake): Admission {
+    const origin = handshake.headers.origin;
+    if (!this.origins.allowsIngestion(origin)) {
+      return { admitted: false, refusal: new ApiError('ORIGIN_FORBIDDEN', `websocket connections to the ingestion endpoints from web pages of ${JSON.stringify(origin?.slice(0, 80))} are not allowed (ALLOWED_ORIGINS); nodes send no Origin`, { parameter: 'origin', in: 'headers' }) };
+    }
     const client = this.addresses.resolve({ socketAddress: handshake.socket.remoteAddress, socketPort: handshake.socket.remotePort, forwardedFor: handshake.headers['x-forwarded-for'] });
     if (!client.ok) {
       return { admitted: false, refusal: new ApiError('BAD_FORWARDED_FOR', `x-forwarded-for: ${JSON.stringify(client.entry.slice(0, 80))} is not an IP address`, { parameter: 'x-forwarded-for', in: 'headers', expected: 'IP addresses separated by commas' }) };

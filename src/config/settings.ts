@@ -5,6 +5,7 @@ import net from 'node:net';
 import dotenv from 'dotenv';
 import { AppError } from '../errors.js';
 import type { TrustProxy } from '../access/client-address.js';
+import { parseOrigin } from '../access/origin.js';
 
 export interface Settings {
   port: number;
@@ -42,6 +43,7 @@ export interface Settings {
   feedMaxBufferedBytes: number;
   assetsPath: string;
   trustProxy: TrustProxy;
+  allowedOrigins: string[];
   ingestAllow: string[];
   apiToken: string | null;
   metricsPublic: boolean;
@@ -150,6 +152,19 @@ function trustProxy(env: string): Parser<TrustProxy> {
   };
 }
 
+/** A comma-separated list of web origins (`https://host[:port]`), held in canonical form. */
+function originList(env: string): Parser<string[]> {
+  return (raw) => {
+    const origins: string[] = [];
+    for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+      const origin = parseOrigin(entry);
+      if (origin === null) throw new SettingError(env, 'a comma-separated list of origins such as https://dashboards.example.com,http://localhost:3000 (scheme, host and port; no path)', raw);
+      origins.push(origin);
+    }
+    return origins;
+  };
+}
+
 function optionalSecret(env: string): Parser<string | null> {
   return (raw) => {
     const value = raw.trim();
@@ -215,6 +230,7 @@ export const SETTINGS = [
   spec({ key: 'feedMaxBufferedBytes', env: 'FEED_MAX_BUFFERED_BYTES', defaultText: '67_108_864', description: 'A `/feed` viewer whose unsent data passes this many bytes is disconnected (close code 4008)', parse: integer('FEED_MAX_BUFFERED_BYTES', 1024), fallback: () => 64 * 1024 * 1024 }),
   spec({ key: 'assetsPath', env: 'ASSETS_PATH', defaultText: './static', description: 'Folder of the static dashboards', parse: text('ASSETS_PATH'), fallback: () => './static' }),
   spec({ key: 'trustProxy', env: 'TRUST_PROXY', defaultText: 'false', description: "Who may state the client address in `X-Forwarded-For` (read from the right: each proxy appends the address it received from). `false`: nobody, the socket peer is the client; `true` or `1`: the socket peer is a proxy, the client is the rightmost entry; a number: that many proxies in front; addresses/CIDR blocks, comma-separated: peers in this list are proxies, the client is the first address from the right outside it (a peer outside it is the client itself). An entry to read that is not an IP address refuses the handshake (HTTP 400 `BAD_FORWARDED_FOR`)", parse: trustProxy('TRUST_PROXY'), fallback: () => ({ kind: 'none' }) }),
+  spec({ key: 'allowedOrigins', env: 'ALLOWED_ORIGINS', defaultText: '(unset: same origin only)', description: 'Web origins (`https://host[:port]`, comma-separated) whose pages may open websockets here besides this server\'s own: `/feed` accepts its own origin and these; `/` and `/audit` accept these only (nodes send no `Origin`). Others get HTTP 403 `ORIGIN_FORBIDDEN`', parse: originList('ALLOWED_ORIGINS'), fallback: () => [] }),
   spec({ key: 'ingestAllow', env: 'INGEST_ALLOW', defaultText: '(unset: any address)', description: 'CIDR blocks allowed to connect to `/` and `/audit`, comma-separated; others get HTTP 403 before anything is written', parse: cidrList('INGEST_ALLOW'), fallback: () => [] }),
   spec({ key: 'apiToken', env: 'API_TOKEN', defaultText: '(unset: no authentication)', description: 'When set (16+ characters), query and write routes require `Authorization: Bearer <token>` (or `?access_token=` for browsers and `/feed`)', parse: optionalSecret('API_TOKEN'), fallback: () => null }),
   spec({ key: 'metricsPublic', env: 'METRICS_PUBLIC', defaultText: 'true', description: 'With `API_TOKEN` set, leave `/metrics`, `/health` and `/ready` open (false: they need the token too)', parse: boolean('METRICS_PUBLIC'), fallback: () => true }),

@@ -8,6 +8,7 @@ import { FeedCache } from './cache.js';
 import { FeedRoute } from './route.js';
 import { registerDashboards } from './dashboards.js';
 import { registerRatesRoute } from './rates.js';
+import { OriginPolicy } from '../access/origin.js';
 
 export interface FeedDeps {
   db: Database;
@@ -51,6 +52,7 @@ export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promis
     { maxSubscriptions: settings.feedMaxSubscriptions, maxBufferedBytes: settings.feedMaxBufferedBytes, lateWindowUs: settings.feedLateWindowS * 1_000_000 },
     metrics,
     feedLog,
+    new OriginPolicy(settings.allowedOrigins),
   );
   route.register(app);
   registerRatesRoute(app, db);

@@ -6,6 +6,9 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { FeedCache } from './cache.js';
 import { FeedViewer, FEED_CLOSE_CODES, type ViewerOptions } from './viewer.js';
+import { ApiError } from '../api/errors.js';
+import type { OriginPolicy } from '../access/origin.js';
+import { sendRefusal } from '../access/refusal.js';
 
 /** Constants of the reference: a ping every 5 s; a viewer silent for 60 s (no pong) is closed. */
 export const FEED_PING_INTERVAL_MS = 5_000;
@@ -20,6 +23,7 @@ export class FeedRoute {
     private readonly options: ViewerOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly origins: OriginPolicy,
   ) {}
 
   get viewerCount(): number {
@@ -30,6 +34,13 @@ export class FeedRoute {
     app.route({
       method: 'GET',
       url: '/feed',
+      // A web page of another site must not read the feed through the visitor's browser.
+      preValidation: async (request, reply) => {
+        if (!request.ws || this.origins.allowsFeed(request.headers.origin, request.headers.host)) return;
+        this.metrics.feedHandshakesRefused.inc({ reason: 'ORIGIN_FORBIDDEN' });
+        this.log.debug({ origin: request.headers.origin?.slice(0, 80) }, '/feed handshake refused: foreign origin');
+        return sendRefusal(reply, new ApiError('ORIGIN_FORBIDDEN', `websocket connections to /feed from web pages of ${JSON.stringify(request.headers.origin?.slice(0, 80))} are not allowed: only this server's own pages and ALLOWED_ORIGINS`, { parameter: 'origin', in: 'headers' }));
+      },
       handler: (_request, reply) =>
         reply.code(426).header('upgrade', 'websocket').send({ error: 'Upgrade Required', message: '/feed is a websocket: send {"peer_id","msg","interest":"subscribe","start_time"} frames' }),
       wsHandler: (socket) => {

@@ -58,8 +58,8 @@ export class IngestEndpoints {
   private readonly guard: IngestGuard;
 
   constructor(private readonly deps: IngestDeps) {
-    const { ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy } = deps.settings;
-    this.guard = new IngestGuard({ allow: ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy });
+    const { ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy, allowedOrigins } = deps.settings;
+    this.guard = new IngestGuard({ allow: ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy, allowedOrigins });
     deps.writer.on('pause', () => {
       for (const c of this.connections) c.socket.pause();
     });

@@ -107,6 +107,7 @@ export function createMetrics() {
       }
     }),
     // The live feed.
+    feedHandshakesRefused: counter('tetcore_feed_handshakes_refused_total', '/feed websocket handshakes refused, by reason (ORIGIN_FORBIDDEN: a web page of a foreign origin)', ['reason']),
     feedSubscriptions: gauge('tetcore_feed_subscriptions', 'Subscriptions held by /feed viewers now'),
     feedSubscriptionsRefused: counter('tetcore_feed_subscriptions_refused_total', 'Feed subscribe requests answered with an error, by reason', ['reason']),
     feedCacheKeys: gauge('tetcore_feed_cache_keys', 'Feed cache entries (node, message type) held'),

@@ -41,6 +41,8 @@ ${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      # The Host the browser used, so that the server can tell its own pages' Origin (ALLOWED_ORIGINS).
+      proxy_set_header Host $http_host;
 ${options.bindAddress ? `      proxy_bind ${options.bindAddress};\n` : ''}      proxy_read_timeout 1h;
       proxy_send_timeout 1h;
       proxy_next_upstream error timeout http_502 http_503;
