@@ -1,9 +1,8 @@
-// Client address resolution (TRUST_PROXY), item 3 of the hardening issue: the pure resolver, and the
-// TRUST_PROXY spellings the settings accept. The same rules over real nginx are in access-proxy.test.ts.
+// Client address resolution (TRUST_PROXY), item 3 of the hardening issue: the pure resolver.
+// The same rules over real nginx are in access-proxy.test.ts, the TRUST_PROXY spellings in settings.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientAddressResolver, type TrustProxy } from '../src/access/client-address.js';
-import { parseSettings } from '../src/config/settings.js';
 
 function resolve(trust: TrustProxy, socketAddress: string, forwardedFor?: string | string[], socketPort = 40000) {
   return new ClientAddressResolver(trust).resolve({ socketAddress, socketPort, forwardedFor });
@@ -63,18 +62,5 @@ describe('client address (TRUST_PROXY), #3', () => {
     assert.deepEqual(resolve(list, '10.0.0.1', 'bogus, 10.0.0.2'), { ok: false, entry: 'bogus' });
     assert.deepEqual(resolve(list, '10.0.0.1', 'bogus, 198.51.100.4, 10.0.0.2'), client('198.51.100.4'));
     assert.deepEqual(resolve(list, '198.51.100.4', 'bogus'), client('198.51.100.4', '198.51.100.4:40000'));
-  });
-
-  it('TRUST_PROXY accepts false, true, a hop count and an address list, and refuses anything else', () => {
-    assert.deepEqual(parseSettings({}).trustProxy, { kind: 'none' });
-    assert.deepEqual(parseSettings({ TRUST_PROXY: 'false' }).trustProxy, { kind: 'none' });
-    assert.deepEqual(parseSettings({ TRUST_PROXY: '0' }).trustProxy, { kind: 'none' });
-    assert.deepEqual(parseSettings({ TRUST_PROXY: 'true' }).trustProxy, { kind: 'hops', hops: 1 });
-    assert.deepEqual(parseSettings({ TRUST_PROXY: '1' }).trustProxy, { kind: 'hops', hops: 1 });
-    assert.deepEqual(parseSettings({ TRUST_PROXY: '2' }).trustProxy, { kind: 'hops', hops: 2 });
-    assert.deepEqual(parseSettings({ TRUST_PROXY: '10.0.0.1, 192.168.0.0/16,::1' }).trustProxy, { kind: 'addresses', proxies: ['10.0.0.1', '192.168.0.0/16', '::1'] });
-    for (const bad of ['maybe', '17', '-1', '10.0.0.0/33', '10.0.0.1,proxy.example', '1.5']) {
-      assert.throws(() => parseSettings({ TRUST_PROXY: bad }), (error: Error) => error.message.startsWith('TRUST_PROXY=') && error.message.includes('expected'), bad);
-    }
   });
 });

@@ -45,6 +45,8 @@ describe('settings', () => {
     ['PORT', '70000'],
     ['HEARTBEAT_INTERVAL', '1.5'],
     ['TRUST_PROXY', 'maybe'],
+    ['TRUST_PROXY', '10.0.0.1,proxy.example'],
+    ['ALLOWED_ORIGINS', 'https://dash.example.com/app'],
     ['DATABASE_URL', 'mysql://x'],
     ['LOG_LEVEL', 'loud'],
   ]) {
@@ -52,6 +54,27 @@ describe('settings', () => {
       assert.throws(() => parseSettings({ [env]: value }), (error: Error) => error.message.startsWith(`${env}=`) && error.message.includes('expected'));
     });
   }
+
+  it('TRUST_PROXY (#3) accepts false, true, a hop count and an address list, and refuses anything else', () => {
+    assert.deepEqual(parseSettings({}).trustProxy, { kind: 'none' });
+    assert.deepEqual(parseSettings({ TRUST_PROXY: 'false' }).trustProxy, { kind: 'none' });
+    assert.deepEqual(parseSettings({ TRUST_PROXY: '0' }).trustProxy, { kind: 'none' });
+    assert.deepEqual(parseSettings({ TRUST_PROXY: 'true' }).trustProxy, { kind: 'hops', hops: 1 });
+    assert.deepEqual(parseSettings({ TRUST_PROXY: '1' }).trustProxy, { kind: 'hops', hops: 1 });
+    assert.deepEqual(parseSettings({ TRUST_PROXY: '2' }).trustProxy, { kind: 'hops', hops: 2 });
+    assert.deepEqual(parseSettings({ TRUST_PROXY: '10.0.0.1, 192.168.0.0/16,::1' }).trustProxy, { kind: 'addresses', proxies: ['10.0.0.1', '192.168.0.0/16', '::1'] });
+    for (const bad of ['maybe', '17', '-1', '10.0.0.0/33', '10.0.0.1,proxy.example', '1.5']) {
+      assert.throws(() => parseSettings({ TRUST_PROXY: bad }), (error: Error) => error.message.startsWith('TRUST_PROXY=') && error.message.includes('expected'), bad);
+    }
+  });
+
+  it('ALLOWED_ORIGINS (#13) is validated and held in canonical form', () => {
+    assert.deepEqual(parseSettings({}).allowedOrigins, []);
+    assert.deepEqual(parseSettings({ ALLOWED_ORIGINS: 'HTTPS://Dash.example.com, http://localhost:3000/' }).allowedOrigins, ['https://dash.example.com', 'http://localhost:3000']);
+    for (const bad of ['*', 'dash.example.com', 'https://dash.example.com/app', 'null']) {
+      assert.throws(() => parseSettings({ ALLOWED_ORIGINS: bad }), (error: Error) => error.message.startsWith('ALLOWED_ORIGINS=') && error.message.includes('expected'), bad);
+    }
+  });
 
   it('takes RUST_LOG as an alias of LOG_LEVEL, filters included', () => {
     assert.equal(parseSettings({ RUST_LOG: 'debug' }).logLevel, 'debug');
