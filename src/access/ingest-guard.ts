@@ -6,7 +6,7 @@ import { AppError } from '../errors.js';
 import { ApiError } from '../api/errors.js';
 import { ClientAddressResolver, type TrustProxy } from './client-address.js';
 import { IpList } from './ip-list.js';
-import { OriginPolicy } from './origin.js';
+import { OriginPolicy, originForbidden } from './origin.js';
 
 export interface IngestGuardOptions {
   allow: string[];
@@ -44,7 +44,7 @@ export class IngestGuard {
   admit(handshake: Handshake): Admission {
     const origin = handshake.headers.origin;
     if (!this.origins.allowsIngestion(origin)) {
-      return { admitted: false, refusal: new ApiError('ORIGIN_FORBIDDEN', `websocket connections to the ingestion endpoints from web pages of ${JSON.stringify(origin?.slice(0, 80))} are not allowed (ALLOWED_ORIGINS); nodes send no Origin`, { parameter: 'origin', in: 'headers' }) };
+      return { admitted: false, refusal: originForbidden(origin, 'the ingestion endpoints', 'only ALLOWED_ORIGINS (nodes send no Origin)') };
     }
     const client = this.addresses.resolve({ socketAddress: handshake.socket.remoteAddress, socketPort: handshake.socket.remotePort, forwardedFor: handshake.headers['x-forwarded-for'] });
     if (!client.ok) {

@@ -2,6 +2,7 @@
 // handshake and cannot leave it out, while nodes and scripts send none; a handshake carrying a foreign
 // Origin is a page the user happens to have open reaching into this server (cross-site websocket
 // hijacking), so it is refused. Shared by ingestion (`/`, `/audit`) and `/feed`.
+import { ApiError } from '../api/errors.js';
 
 /** `scheme://host[:port]` in canonical form (lower case, default port left out), or null if `text` is not an http(s) origin. */
 export function parseOrigin(text: string): string | null {
@@ -15,6 +16,11 @@ export function parseOrigin(text: string): string | null {
   // An origin has no path: `https://a.example` and `https://a.example/` are origins, `https://a.example/x` is not.
   if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || url.pathname !== '/') return null;
   return url.origin;
+}
+
+/** The 403 a refused page gets (the Origin is echoed shortened: it is the client's text). */
+export function originForbidden(origin: string | undefined, endpoint: string, allowed: string): ApiError {
+  return new ApiError('ORIGIN_FORBIDDEN', `websocket connections to ${endpoint} from web pages of ${JSON.stringify(origin?.slice(0, 80))} are not allowed: ${allowed}`, { parameter: 'origin', in: 'headers' });
 }
 
 export class OriginPolicy {

@@ -6,8 +6,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { FeedCache } from './cache.js';
 import { FeedViewer, FEED_CLOSE_CODES, type ViewerOptions } from './viewer.js';
-import { ApiError } from '../api/errors.js';
-import type { OriginPolicy } from '../access/origin.js';
+import { originForbidden, type OriginPolicy } from '../access/origin.js';
 import { sendRefusal } from '../access/refusal.js';
 
 /** Constants of the reference: a ping every 5 s; a viewer silent for 60 s (no pong) is closed. */
@@ -39,7 +38,7 @@ export class FeedRoute {
         if (!request.ws || this.origins.allowsFeed(request.headers.origin, request.headers.host)) return;
         this.metrics.feedHandshakesRefused.inc({ reason: 'ORIGIN_FORBIDDEN' });
         this.log.debug({ origin: request.headers.origin?.slice(0, 80) }, '/feed handshake refused: foreign origin');
-        return sendRefusal(reply, new ApiError('ORIGIN_FORBIDDEN', `websocket connections to /feed from web pages of ${JSON.stringify(request.headers.origin?.slice(0, 80))} are not allowed: only this server's own pages and ALLOWED_ORIGINS`, { parameter: 'origin', in: 'headers' }));
+        return sendRefusal(reply, originForbidden(request.headers.origin, '/feed', "only this server's own pages and ALLOWED_ORIGINS"));
       },
       handler: (_request, reply) =>
         reply.code(426).header('upgrade', 'websocket').send({ error: 'Upgrade Required', message: '/feed is a websocket: send {"peer_id","msg","interest":"subscribe","start_time"} frames' }),

@@ -124,6 +124,7 @@ export function createMetrics() {
   for (const reason of DROP_REASONS) metrics.messagesDropped.inc({ reason }, 0);
   for (const reason of FEED_REFUSALS) metrics.feedSubscriptionsRefused.inc({ reason }, 0);
   for (const kind of ['error', 'abandoned']) metrics.feedRefreshFailures.inc({ kind }, 0);
+  metrics.feedHandshakesRefused.inc({ reason: 'ORIGIN_FORBIDDEN' }, 0);
   client.collectDefaultMetrics({ register: registry });
   return metrics;
 }
