@@ -6,6 +6,8 @@ import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { FeedCache } from './cache.js';
 import { FeedRoute } from './route.js';
+import { FeedBudget } from './budget.js';
+import { AddressKeyBudget } from './key-budget.js';
 import { registerDashboards } from './dashboards.js';
 import { registerRatesRoute } from './rates.js';
 
@@ -48,9 +50,15 @@ export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promis
   );
   const route = new FeedRoute(
     cache,
-    { maxSubscriptions: settings.feedMaxSubscriptions, maxBufferedBytes: settings.feedMaxBufferedBytes, lateWindowUs: settings.feedLateWindowS * 1_000_000 },
+    {
+      maxSubscriptions: settings.feedMaxSubscriptions,
+      maxBufferedBytes: settings.feedMaxBufferedBytes,
+      maxFrameBytes: settings.feedMaxFrameBytes,
+      lateWindowUs: settings.feedLateWindowS * 1_000_000,
+    },
     metrics,
     feedLog,
+    { budget: new FeedBudget(settings.feedMaxTotalBufferedBytes, metrics), keyBudget: new AddressKeyBudget(settings.feedMaxKeysPerAddress), trustProxy: settings.trustProxy },
   );
   route.register(app);
   registerRatesRoute(app, db);

@@ -6,6 +6,16 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { FeedCache } from './cache.js';
 import { FeedViewer, FEED_CLOSE_CODES, type ViewerOptions } from './viewer.js';
+import type { FeedBudget } from './budget.js';
+import type { AddressKeyBudget } from './key-budget.js';
+import { clientAddress } from '../ingest/routes.js';
+
+/** Shared by all viewers: the server-wide budgets, and whether X-Forwarded-For names the client. */
+export interface FeedLimits {
+  budget: FeedBudget;
+  keyBudget: AddressKeyBudget;
+  trustProxy: boolean;
+}
 
 /** Constants of the reference: a ping every 5 s; a viewer silent for 60 s (no pong) is closed. */
 export const FEED_PING_INTERVAL_MS = 5_000;
@@ -20,6 +30,7 @@ export class FeedRoute {
     private readonly options: ViewerOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly limits: FeedLimits,
   ) {}
 
   get viewerCount(): number {
@@ -32,8 +43,9 @@ export class FeedRoute {
       url: '/feed',
       handler: (_request, reply) =>
         reply.code(426).header('upgrade', 'websocket').send({ error: 'Upgrade Required', message: '/feed is a websocket: send {"peer_id","msg","interest":"subscribe","start_time"} frames' }),
-      wsHandler: (socket) => {
-        const viewer = new FeedViewer(socket, this.cache, this.options, this.metrics, this.log);
+      wsHandler: (socket, request) => {
+        const { cache, metrics, log, limits } = this;
+        const viewer = new FeedViewer(socket, clientAddress(request, limits.trustProxy).ip, { cache, metrics, log, budget: limits.budget, keyBudget: limits.keyBudget }, this.options);
         this.viewers.add(viewer);
         this.metrics.feedsConnected.inc();
         this.metrics.currentFeedConnections.inc();
