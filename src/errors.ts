@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'the request body must be JSON (Content-Type: application/json)' },
   QUERY_TIMEOUT: { status: 503, message: 'the query took longer than the statement timeout' },
+  TOO_BUSY: { status: 503, message: 'the server holds too many large answers not yet sent; try again shortly' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,7 +5,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKENDS } from './helpers/backends.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, waitFor, type TestServer } from './helpers/server.js';
+import net from 'node:net';
 import { api, connectedV1, ingest, post, tsAt, v1, type ApiResponse } from './api-support.js';
 
 const PAGE_BYTES = 1_048_576;
@@ -135,6 +136,40 @@ for (const backend of BACKENDS) {
       await badRequest(server, `/benchmarks?cursor=${nodesCursor}`, 'cursor');
       await badRequest(server, `/nodes/logs?peer_id=${BIG}&cursor=${Buffer.from(JSON.stringify(['l', '2021-13-45 99:00:00', 1])).toString('base64url')}`, 'cursor');
       await badRequest(server, `/nodes?cursor=${Buffer.from(JSON.stringify(['a', -1])).toString('base64url')}`, 'cursor');
+    });
+  });
+
+  describe(`hardening 5: answers held at once (${backend.name})`, () => {
+    it('hardening 5: answers not yet taken by slow clients count against API_MAX_TOTAL_RESPONSE_BYTES; past it a 503 TOO_BUSY, and room again once they are gone', async () => {
+      const server = await startTestServer(backend, { API_MAX_RESPONSE_BYTES: '16_777_216', API_MAX_TOTAL_RESPONSE_BYTES: '65_536' });
+      const held = async () => (await server.metrics.apiAnswerBytes.get()).values[0]?.value ?? 0;
+      let reader: net.Socket | null = null;
+      try {
+        // 12 MB of messages: more than the OS buffers of a local socket take from an answer nobody reads.
+        const peer = '12D3KooWPagingSlowReader';
+        const filler = 'x'.repeat(100_000);
+        const frames = [connectedV1(peer, tsAt(-3_600_000))];
+        for (let i = 0; i < 120; i++) frames.push(v1('big.message', tsAt(-600_000 + i * 1000), { i, filler }));
+        const node = await ingest(server, '/', peer, frames);
+        await node.close();
+        reader = net.connect(server.port, '127.0.0.1');
+        await new Promise((resolve) => reader!.once('connect', resolve));
+        reader.pause(); // asks, never reads
+        reader.write(`GET /nodes/logs?peer_id=${peer}&limit=10000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        await waitFor(async () => (await held()) > 1_000_000, 'the large answer held, not yet taken');
+        const refused = await api(server, '/nodes');
+        assert.equal(refused.status, 503);
+        assert.equal(refused.body.code, 'TOO_BUSY');
+        assert.match(refused.body.message, /API_MAX_TOTAL_RESPONSE_BYTES=65536/);
+        assert.equal(refused.headers.get('retry-after'), '1');
+        assert.equal((await server.metrics.apiAnswersRefused.get()).values[0]?.value, 1);
+        reader.destroy();
+        await waitFor(async () => (await held()) === 0, 'the answer released once its client is gone');
+        assert.equal((await api(server, '/nodes')).status, 200);
+      } finally {
+        reader?.destroy();
+        await server.dispose();
+      }
     });
   });
 }

@@ -43,6 +43,7 @@ export interface Settings {
   feedMaxTotalBufferedBytes: number;
   feedMaxKeysPerAddress: number;
   apiMaxResponseBytes: number;
+  apiMaxTotalResponseBytes: number;
   assetsPath: string;
   trustProxy: boolean;
   ingestAllow: string[];
@@ -184,6 +185,7 @@ export const SETTINGS = [
   spec({ key: 'livenessIntervalS', env: 'LIVENESS_INTERVAL_S', defaultText: '15', description: 'Seconds between updates of `peer_connections.last_seen` for open connections (at most 20: `/nodes` counts a connection as connected while refreshed within 60 s)', parse: integer('LIVENESS_INTERVAL_S', 1, 20), fallback: () => 15 }),
   spec({ key: 'statementTimeoutMs', env: 'STATEMENT_TIMEOUT_MS', defaultText: '30_000', description: 'Statement timeout of query routes', parse: integer('STATEMENT_TIMEOUT_MS', 1), fallback: () => 30_000 }),
   spec({ key: 'apiMaxResponseBytes', env: 'API_MAX_RESPONSE_BYTES', defaultText: '8_388_608', description: 'Largest JSON answer of a list route (`/nodes`, `/nodes/logs`, `/benchmarks`, benchmark events and targets), in bytes: rows stop being added once it is reached (at least one row is always sent) and the answer carries `X-Next-Cursor` and a `Link: rel="next"` to the rest', parse: integer('API_MAX_RESPONSE_BYTES', 65_536), fallback: () => 8 * 1024 * 1024 }),
+  spec({ key: 'apiMaxTotalResponseBytes', env: 'API_MAX_TOTAL_RESPONSE_BYTES', defaultText: '268_435_456', description: 'JSON answers of the query routes held in memory at once (serialized, not yet taken by the OS: slow readers); an answer that would pass it gets 503 `TOO_BUSY` with `Retry-After: 1` (one answer alone always goes)', parse: integer('API_MAX_TOTAL_RESPONSE_BYTES', 65_536), fallback: () => 256 * 1024 * 1024 }),
   spec({ key: 'handshakeTimeoutS', env: 'HANDSHAKE_TIMEOUT_S', defaultText: '10', description: 'A connection that has not sent complete HTTP headers (a handshake that never finishes) after this many seconds is closed', parse: integer('HANDSHAKE_TIMEOUT_S', 1, 3600), fallback: () => 10 }),
   spec({ key: 'shutdownTimeoutS', env: 'SHUTDOWN_TIMEOUT_S', defaultText: '30', description: 'On SIGTERM/SIGINT, how long to keep trying to write buffered messages before giving up (and logging what was lost)', parse: integer('SHUTDOWN_TIMEOUT_S', 1), fallback: () => 30 }),
   spec({ key: 'cacheUpdateTimeoutS', env: 'CACHE_UPDATE_TIMEOUT_S', defaultText: '15', description: 'A feed cache refresh running longer than this logs a warning; at 4× it is abandoned', parse: integer('CACHE_UPDATE_TIMEOUT_S', 1), fallback: () => 15 }),

@@ -70,6 +70,8 @@ export function createMetrics() {
     currentConnections: gauge('current_substrate_connections', 'Ingestion connections open now'),
     bytesReceived: counter('substrate_bytes_received', 'Bytes of websocket messages received from nodes'),
     requests: counter('requests', 'HTTP requests to the query routes (not /metrics, /feed or ingestion)'),
+    apiAnswerBytes: gauge('tetcore_api_answer_bytes', 'Bytes of JSON answers of the query routes serialized and not yet taken by the OS'),
+    apiAnswersRefused: counter('tetcore_api_answers_refused_total', 'Query answers replaced by 503 TOO_BUSY because API_MAX_TOTAL_RESPONSE_BYTES of answers were not yet sent'),
     feedsConnected: counter('feeds_connected', '/feed websockets opened since start'),
     feedsDisconnected: counter('feeds_disconnected', '/feed websockets closed since start'),
     currentFeedConnections: gauge('current_feed_connections', '/feed websockets open now'),
