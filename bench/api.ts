@@ -260,11 +260,15 @@ async function measure(base: string, route: string, paths: () => string, request
 }
 
 /** A Queryable that EXPLAINs (ANALYZE, BUFFERS) every query (not the planner settings) before running it. */
+/** The default API_MAX_RESPONSE_BYTES. */
+const PAGE_BYTES = 8 * 1024 * 1024;
+
 function explaining(db: Queryable, plans: string[]): Queryable {
   return {
     async query<T = Row>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-      if (sql.startsWith('SELECT set_config')) return db.query<T>(sql, params);
-      const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql}`, params);
+      if (sql.startsWith('SELECT set_config') || /^(FETCH|CLOSE) /.test(sql)) return db.query<T>(sql, params);
+      // A paged read (readPage) declares a cursor over the statement: explain the statement itself.
+      const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql.replace(/^DECLARE \S+ NO SCROLL CURSOR FOR /, '')}`, params);
       plans.push(plan.rows.map((r) => r['QUERY PLAN']).join('\n'));
       return db.query<T>(sql, params);
     },
@@ -383,11 +387,11 @@ async function main(): Promise<void> {
       console.log(`\n--- EXPLAIN ${name}\n${collected.join('\n\n')}`);
     };
     const someone = NODE_IDS[7];
-    await explain('/nodes', (q) => listNodes(q, { connectedWindowS: 60 }));
-    await explain('/nodes/logs?peer_id&limit=100', (q) => recentLogs(q, { peerId: someone, limit: 100 }));
-    await explain('/nodes/logs?peer_id&msg=block.import&limit=100', (q) => recentLogs(q, { peerId: someone, msg: 'block.import', limit: 100 }));
-    await explain('/nodes/logs?peer_id=<heavy>&msg=tracing.profiling&limit=100', (q) => recentLogs(q, { peerId: heavy, msg: 'tracing.profiling', limit: 100 }));
-    await explain('/nodes/logs?peer_id=<heavy>&target=pallet_balances&limit=100', (q) => recentLogs(q, { peerId: heavy, target: 'pallet_balances', limit: 100 }));
+    await explain('/nodes', (q) => listNodes(q, { connectedWindowS: 60 }, { limit: 10_000, maxBytes: PAGE_BYTES }));
+    await explain('/nodes/logs?peer_id&limit=100', (q) => recentLogs(q, { peerId: someone, limit: 100, maxBytes: PAGE_BYTES }));
+    await explain('/nodes/logs?peer_id&msg=block.import&limit=100', (q) => recentLogs(q, { peerId: someone, msg: 'block.import', limit: 100, maxBytes: PAGE_BYTES }));
+    await explain('/nodes/logs?peer_id=<heavy>&msg=tracing.profiling&limit=100', (q) => recentLogs(q, { peerId: heavy, msg: 'tracing.profiling', limit: 100, maxBytes: PAGE_BYTES }));
+    await explain('/nodes/logs?peer_id=<heavy>&target=pallet_balances&limit=100', (q) => recentLogs(q, { peerId: heavy, target: 'pallet_balances', limit: 100, maxBytes: PAGE_BYTES }));
     await explain('/nodes/log_stats?peer_id', (q) => logStats(q, someone));
     await explain('/nodes/log_stats?peer_id=<heavy>', (q) => logStats(q, heavy));
     await freshNetworkStates(url);

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   INGEST_FORBIDDEN: { status: 403, message: 'this address may not stream telemetry (INGEST_ALLOW)' },
   TOO_MANY_CONNECTIONS_FROM_ADDRESS: { status: 429, message: 'this address holds its maximum of node connections (MAX_CONNECTIONS_PER_IP)' },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'the server holds its maximum of node connections (MAX_CONNECTIONS)' },
+  TOO_BUSY: { status: 503, message: 'the server holds too many large answers not yet sent; try again shortly' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

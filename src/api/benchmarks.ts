@@ -14,7 +14,8 @@ import {
   type BenchmarkRow,
 } from '../storage/benchmarks.js';
 import { targetsOfPeer } from '../storage/substrate-logs.js';
-import { API_BODY_LIMIT, BODY_ERRORS, Id, Nullable, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
+import { API_BODY_LIMIT, BODY_ERRORS, Id, MAX_LIMIT, Nullable, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
+import { CursorParam, PagedArray, decodeCursor, encodeCursor, isDbTimestamp, isRowId, pageLimitDescription, setNextPage } from './pagination.js';
 import { formatTimestamp, parseTime } from './time.js';
 import { rawBodyOf, rawJson } from './json.js';
 import { topLevelMembers } from '../ingest/json-text.js';
@@ -79,6 +80,24 @@ const BenchmarkEvent = Type.Object(
 );
 
 const BenchmarkParams = Type.Object({ benchmark_id: Id('Benchmark id') });
+
+/** Rows per page of the benchmark lists by default: all of them on most deployments, as before pagination. */
+export const BENCHMARK_LISTS_DEFAULT_LIMIT = MAX_LIMIT;
+const PageQuery = (what: string) =>
+  Type.Object({
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: BENCHMARK_LISTS_DEFAULT_LIMIT, description: pageLimitDescription(BENCHMARK_LISTS_DEFAULT_LIMIT, what) })),
+    cursor: Type.Optional(CursorParam()),
+  });
+const BenchmarksQuery = PageQuery('benchmarks');
+const EventsQuery = PageQuery('events');
+const TargetsQuery = PageQuery('targets');
+type PageParams = { limit?: number; cursor?: string };
+
+const benchmarksCursor = (v: unknown[]) => (v.length === 3 && v[0] === 'b' && isDbTimestamp(v[1]) && isRowId(v[2]) ? { createdAt: v[1], id: v[2] } : null);
+const eventsCursor = (v: unknown[]) =>
+  v.length === 4 && v[0] === 'e' && typeof v[1] === 'string' && isDbTimestamp(v[2]) && isRowId(v[3]) ? { name: v[1], createdAt: v[2], id: v[3] } : null;
+const targetsCursor = (v: unknown[]) => (v.length === 2 && v[0] === 't' && typeof v[1] === 'string' ? v[1] : null);
+const PAGED = 'Paged: at most `limit` rows and API_MAX_RESPONSE_BYTES of JSON; `X-Next-Cursor` / `Link: rel="next"` lead to the rest.';
 const NOT_FOUND = { 404: { ...QUERY_ERRORS[400], description: 'No benchmark has this id' } };
 
 function formatBenchmark(row: BenchmarkRow) {
@@ -97,11 +116,22 @@ function formatBenchmark(row: BenchmarkRow) {
 
 const isForeignKeyViolation = (error: unknown) => (error as { code?: string })?.code === '23503';
 
-export function registerBenchmarkRoutes(app: FastifyInstance, { run }: ApiContext): void {
-  app.get(
+export function registerBenchmarkRoutes(app: FastifyInstance, { run, settings }: ApiContext): void {
+  const maxBytes = settings.apiMaxResponseBytes;
+  const pageOf = (q: PageParams) => ({ limit: q.limit ?? BENCHMARK_LISTS_DEFAULT_LIMIT, maxBytes });
+
+  app.get<{ Querystring: PageParams }>(
     '/benchmarks',
-    { schema: { tags: ['benchmarks'], summary: 'List benchmarks, newest first', response: { 200: Type.Array(Benchmark), ...QUERY_ERRORS } } },
-    async () => (await run((db) => listBenchmarks(db))).map(formatBenchmark),
+    {
+      schema: { tags: ['benchmarks'], summary: 'List benchmarks, newest first', description: PAGED, querystring: BenchmarksQuery, response: { 200: PagedArray(Benchmark), ...QUERY_ERRORS } },
+    },
+    async (request, reply) => {
+      const after = decodeCursor(request.query.cursor, benchmarksCursor);
+      const page = await run((db) => listBenchmarks(db, { ...pageOf(request.query), after }));
+      const last = page.rows.at(-1);
+      setNextPage(request, reply, page.more && last ? encodeCursor(['b', last.created_at, last.id]) : null);
+      return page.rows.map(formatBenchmark);
+    },
   );
 
   app.post<{ Body: Static<typeof NewBenchmark> }>(
@@ -174,44 +204,53 @@ export function registerBenchmarkRoutes(app: FastifyInstance, { run }: ApiContex
     },
   );
 
-  app.get<{ Params: Static<typeof BenchmarkParams> }>(
+  app.get<{ Params: Static<typeof BenchmarkParams>; Querystring: PageParams }>(
     '/benchmarks/:benchmark_id/events',
     {
       schema: {
         tags: ['benchmarks'],
         summary: 'Events of a benchmark, by name',
+        description: PAGED,
         params: BenchmarkParams,
-        response: { 200: Type.Array(BenchmarkEvent), ...QUERY_ERRORS, ...NOT_FOUND },
+        querystring: EventsQuery,
+        response: { 200: PagedArray(BenchmarkEvent), ...QUERY_ERRORS, ...NOT_FOUND },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const id = request.params.benchmark_id;
-      const rows = await run(async (db) => ((await benchmarkExists(db, id)) ? listBenchmarkEvents(db, id) : null));
-      if (rows === null) throw notFound(`benchmark ${id}`, 'benchmark_id', 'params');
-      return rows.map((r) => ({ ...r, created_at: formatTimestamp(r.created_at) }));
+      const after = decodeCursor(request.query.cursor, eventsCursor);
+      const page = await run(async (db) => ((await benchmarkExists(db, id)) ? listBenchmarkEvents(db, id, { ...pageOf(request.query), after }) : null));
+      if (page === null) throw notFound(`benchmark ${id}`, 'benchmark_id', 'params');
+      const last = page.rows.at(-1);
+      setNextPage(request, reply, page.more && last ? encodeCursor(['e', last.name, last.created_at, last.id]) : null);
+      return page.rows.map((r) => ({ ...r, created_at: formatTimestamp(r.created_at) }));
     },
   );
 
-  app.get<{ Params: Static<typeof BenchmarkParams> }>(
+  app.get<{ Params: Static<typeof BenchmarkParams>; Querystring: PageParams }>(
     '/benchmarks/:benchmark_id/targets',
     {
       schema: {
         tags: ['benchmarks'],
         summary: 'Distinct `target` values in the messages of the benchmarked node',
-        description: 'The node is `setup.substrate.peerId` (or `benchmark_spec.substrate.peerId`); `[]` when the benchmark names none.',
+        description: `The node is \`setup.substrate.peerId\` (or \`benchmark_spec.substrate.peerId\`); \`[]\` when the benchmark names none. Ascending. ${PAGED}`,
         params: BenchmarkParams,
-        response: { 200: Type.Array(Type.Object({ target: Type.String() })), ...QUERY_ERRORS, ...NOT_FOUND },
+        querystring: TargetsQuery,
+        response: { 200: PagedArray(Type.Object({ target: Type.String() })), ...QUERY_ERRORS, ...NOT_FOUND },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const id = request.params.benchmark_id;
-      const targets = await run(async (db) => {
+      const after = decodeCursor(request.query.cursor, targetsCursor);
+      const page = await run(async (db) => {
         const peerId = await benchmarkPeerId(db, id);
         if (peerId === undefined) return null;
-        return peerId === null ? [] : targetsOfPeer(db, peerId);
+        return peerId === null ? { rows: [], more: false } : targetsOfPeer(db, peerId, { ...pageOf(request.query), after });
       });
-      if (targets === null) throw notFound(`benchmark ${id}`, 'benchmark_id', 'params');
-      return targets.map((target) => ({ target }));
+      if (page === null) throw notFound(`benchmark ${id}`, 'benchmark_id', 'params');
+      const last = page.rows.at(-1);
+      setNextPage(request, reply, page.more && last ? encodeCursor(['t', last.target]) : null);
+      return page.rows.map(({ target }) => ({ target }));
     },
   );
 }

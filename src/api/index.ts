@@ -10,6 +10,7 @@ import { registerDocs } from './docs.js';
 import { validatorCompiler } from './validation.js';
 import { createErrorHandler } from './errors.js';
 import { jsonBodyParser, toJson } from './json.js';
+import { limitAnswerMemory } from './answer-budget.js';
 import { registerNodeRoutes } from './nodes.js';
 import { registerReputationRoutes } from './reputation.js';
 import { registerStatsRoutes } from './stats.js';
@@ -42,6 +43,7 @@ export async function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): Pr
     api.addHook('onRequest', async () => {
       deps.metrics.requests.inc();
     });
+    limitAnswerMemory(api, deps.settings.apiMaxTotalResponseBytes, deps.metrics);
     registerNodeRoutes(api, context);
     registerReputationRoutes(api, context);
     registerStatsRoutes(api, context);

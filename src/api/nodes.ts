@@ -4,7 +4,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
 import { listNodes } from '../storage/peer-connections.js';
 import { logStats, recentLogs } from '../storage/substrate-logs.js';
-import { Limit, Nullable, PeerId, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
+import { MAX_LIMIT, Nullable, PeerId, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
+import { CursorParam, PagedArray, decodeCursor, encodeCursor, isDbTimestamp, isRowId, pageLimitDescription, setNextPage } from './pagination.js';
 import { formatTimestamp, parseTime } from './time.js';
 import { rawJson } from './json.js';
 import { ApiError } from './errors.js';
@@ -12,9 +13,15 @@ import { ApiError } from './errors.js';
 /** A connection whose server has not refreshed `last_seen` for this long is not connected. */
 export const CONNECTED_WINDOW_S = 60;
 
+/** Nodes per page by default: all of them on most deployments, as before pagination. */
+export const NODES_DEFAULT_LIMIT = MAX_LIMIT;
+export const LOGS_DEFAULT_LIMIT = 100;
+
 const NodesQuery = Type.Object({
   chain: Type.Optional(Text('Only connections on this chain (exact name, e.g. `Local Testnet`)', { minLength: 1, maxLength: 512 })),
   audit: Type.Optional(Type.Boolean({ description: '`true`: only connections to `/audit`; `false`: only connections to `/`' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: NODES_DEFAULT_LIMIT, description: pageLimitDescription(NODES_DEFAULT_LIMIT, 'nodes') })),
+  cursor: Type.Optional(CursorParam()),
 });
 
 const NodeRow = Type.Object(
@@ -46,7 +53,8 @@ const LogsQuery = Type.Object({
   target: Type.Optional(Text('Only messages with this `target`, e.g. `pallet_babe` (with or without `msg`)', { minLength: 1, maxLength: 512 })),
   start_time: Type.Optional(TimeInput('Only messages newer than this (exclusive); default: no lower bound')),
   end_time: Type.Optional(TimeInput('Only messages older than this (exclusive); default: now')),
-  limit: Type.Optional(Limit(100, 'messages')),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: LOGS_DEFAULT_LIMIT, description: pageLimitDescription(LOGS_DEFAULT_LIMIT, 'messages') })),
+  cursor: Type.Optional(CursorParam()),
 });
 
 const LogRow = Type.Object(
@@ -60,7 +68,14 @@ const LogRow = Type.Object(
   { title: 'LogMessage' },
 );
 
-export function registerNodeRoutes(app: FastifyInstance, { run }: ApiContext): void {
+/** A /nodes cursor: after a named node (`p`, peer id) or, past all of them, after a nameless connection (`a`, id). */
+const nodesCursor = (v: unknown[]) =>
+  v.length === 2 && v[0] === 'p' && typeof v[1] === 'string' ? { peerId: v[1] } : v.length === 2 && v[0] === 'a' && isRowId(v[1]) ? { anonymousId: v[1] } : null;
+/** A /nodes/logs cursor: the (created_at, id) of the last message of the page. */
+const logsCursor = (v: unknown[]) => (v.length === 3 && v[0] === 'l' && isDbTimestamp(v[1]) && isRowId(v[2]) ? { createdAt: v[1], id: v[2] } : null);
+
+export function registerNodeRoutes(app: FastifyInstance, { run, settings }: ApiContext): void {
+  const maxBytes = settings.apiMaxResponseBytes;
   app.get<{ Querystring: Static<typeof NodesQuery> }>(
     '/nodes',
     {
@@ -69,14 +84,19 @@ export function registerNodeRoutes(app: FastifyInstance, { run }: ApiContext): v
         summary: 'Logged nodes: the latest connection of each peer id, with liveness',
         description:
           'One entry per peer id (its latest connection row), ordered by peer id; connections that never told a peer id follow, one entry each. ' +
-          '`connected` and `last_seen` consider every connection of the node, on every server sharing the database.',
+          '`connected` and `last_seen` consider every connection of the node, on every server sharing the database. ' +
+          'Paged: at most `limit` entries and API_MAX_RESPONSE_BYTES of JSON; `X-Next-Cursor` / `Link: rel="next"` lead to the rest.',
         querystring: NodesQuery,
-        response: { 200: Type.Array(NodeRow), ...QUERY_ERRORS },
+        response: { 200: PagedArray(NodeRow), ...QUERY_ERRORS },
       },
     },
-    async (request) => {
-      const rows = await run((db) => listNodes(db, { chain: request.query.chain, audit: request.query.audit, connectedWindowS: CONNECTED_WINDOW_S }));
-      return rows.map((r) => ({ ...r, created_at: formatTimestamp(r.created_at), last_seen: formatTimestamp(r.last_seen) }));
+    async (request, reply) => {
+      const q = request.query;
+      const after = decodeCursor(q.cursor, nodesCursor);
+      const page = await run((db) => listNodes(db, { chain: q.chain, audit: q.audit, connectedWindowS: CONNECTED_WINDOW_S }, { limit: q.limit ?? NODES_DEFAULT_LIMIT, maxBytes, after }));
+      const last = page.rows.at(-1);
+      setNextPage(request, reply, page.more && last ? encodeCursor(last.peer_id === null ? ['a', last.id] : ['p', last.peer_id]) : null);
+      return page.rows.map((r) => ({ ...r, created_at: formatTimestamp(r.created_at), last_seen: formatTimestamp(r.last_seen) }));
     },
   );
 
@@ -100,12 +120,15 @@ export function registerNodeRoutes(app: FastifyInstance, { run }: ApiContext): v
       schema: {
         tags: ['nodes'],
         summary: 'Recent messages of a node, newest first',
-        description: 'Messages of every connection of the peer with `start_time < created_at < end_time`, newest first, at most `limit`.',
+        description:
+          'Messages of every connection of the peer with `start_time < created_at < end_time`, newest first, at most `limit`. ' +
+          'A page also stops before API_MAX_RESPONSE_BYTES of JSON (one message always goes); when more messages match, ' +
+          '`X-Next-Cursor` (pass it as `cursor`, other parameters unchanged) and `Link: rel="next"` lead to the next page.',
         querystring: LogsQuery,
-        response: { 200: Type.Array(LogRow), ...QUERY_ERRORS },
+        response: { 200: PagedArray(LogRow), ...QUERY_ERRORS },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const q = request.query;
       const start = q.start_time === undefined ? undefined : (parseTime(q.start_time) as string);
       const end = q.end_time === undefined ? undefined : (parseTime(q.end_time) as string);
@@ -116,8 +139,11 @@ export function registerNodeRoutes(app: FastifyInstance, { run }: ApiContext): v
           expected: 'a time before end_time',
         });
       }
-      const rows = await run((db) => recentLogs(db, { peerId: q.peer_id, msg: q.msg, target: q.target, start, end, limit: q.limit ?? 100 }));
-      return rows.map((r) => ({ ip_addr: r.ip_addr, peer_id: r.peer_id, msg: r.msg, created_at: formatTimestamp(r.created_at), logs: rawJson(r.logs) }));
+      const after = decodeCursor(q.cursor, logsCursor);
+      const page = await run((db) => recentLogs(db, { peerId: q.peer_id, msg: q.msg, target: q.target, start, end, after, limit: q.limit ?? LOGS_DEFAULT_LIMIT, maxBytes }));
+      const last = page.rows.at(-1);
+      setNextPage(request, reply, page.more && last ? encodeCursor(['l', last.created_at, Number(last.id)]) : null);
+      return page.rows.map((r) => ({ ip_addr: r.ip_addr, peer_id: r.peer_id, msg: r.msg, created_at: formatTimestamp(r.created_at), logs: rawJson(r.logs) }));
     },
   );
 }

@@ -54,7 +54,7 @@ export const ErrorBody = Type.Object(
 export const QUERY_ERRORS = {
   400: { ...ErrorBody, description: 'A parameter is missing or invalid' },
   500: { ...ErrorBody, description: 'The database failed to answer' },
-  503: { ...ErrorBody, description: 'The database is unavailable, or the query exceeded the statement timeout' },
+  503: { ...ErrorBody, description: 'The database is unavailable, the query exceeded the statement timeout, or the server holds API_MAX_TOTAL_RESPONSE_BYTES of answers not yet sent (TOO_BUSY, Retry-After: 1)' },
 } as const;
 
 /** Error responses of the POST routes, in addition to QUERY_ERRORS. */

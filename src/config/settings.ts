@@ -41,6 +41,11 @@ export interface Settings {
   feedLateWindowS: number;
   feedMaxSubscriptions: number;
   feedMaxBufferedBytes: number;
+  feedMaxFrameBytes: number;
+  feedMaxTotalBufferedBytes: number;
+  feedMaxKeysPerAddress: number;
+  apiMaxResponseBytes: number;
+  apiMaxTotalResponseBytes: number;
   assetsPath: string;
   trustProxy: TrustProxy;
   allowedOrigins: string[];
@@ -217,6 +222,8 @@ export const SETTINGS = [
   spec({ key: 'maxNodesPerConnection', env: 'MAX_NODES_PER_CONNECTION', defaultText: '20', description: 'Distinct envelope ids (nodes) accepted on one websocket; messages of further ids are dropped and counted', parse: integer('MAX_NODES_PER_CONNECTION', 1, 10_000), fallback: () => 20 }),
   spec({ key: 'livenessIntervalS', env: 'LIVENESS_INTERVAL_S', defaultText: '15', description: 'Seconds between updates of `peer_connections.last_seen` for open connections (at most 20: `/nodes` counts a connection as connected while refreshed within 60 s)', parse: integer('LIVENESS_INTERVAL_S', 1, 20), fallback: () => 15 }),
   spec({ key: 'statementTimeoutMs', env: 'STATEMENT_TIMEOUT_MS', defaultText: '30_000', description: 'Statement timeout of query routes', parse: integer('STATEMENT_TIMEOUT_MS', 1), fallback: () => 30_000 }),
+  spec({ key: 'apiMaxResponseBytes', env: 'API_MAX_RESPONSE_BYTES', defaultText: '8_388_608', description: 'Largest JSON answer of a list route (`/nodes`, `/nodes/logs`, `/benchmarks`, benchmark events and targets), in bytes: rows stop being added once it is reached (at least one row is always sent) and the answer carries `X-Next-Cursor` and a `Link: rel="next"` to the rest', parse: integer('API_MAX_RESPONSE_BYTES', 65_536), fallback: () => 8 * 1024 * 1024 }),
+  spec({ key: 'apiMaxTotalResponseBytes', env: 'API_MAX_TOTAL_RESPONSE_BYTES', defaultText: '268_435_456', description: 'JSON answers of the query routes held in memory at once (serialized, not yet taken by the OS: slow readers); an answer that would pass it gets 503 `TOO_BUSY` with `Retry-After: 1` (one answer alone always goes)', parse: integer('API_MAX_TOTAL_RESPONSE_BYTES', 65_536), fallback: () => 256 * 1024 * 1024 }),
   spec({ key: 'handshakeTimeoutS', env: 'HANDSHAKE_TIMEOUT_S', defaultText: '10', description: 'A connection that has not sent complete HTTP headers (a handshake that never finishes) after this many seconds is closed', parse: integer('HANDSHAKE_TIMEOUT_S', 1, 3600), fallback: () => 10 }),
   spec({ key: 'shutdownTimeoutS', env: 'SHUTDOWN_TIMEOUT_S', defaultText: '30', description: 'On SIGTERM/SIGINT, how long to keep trying to write buffered messages before giving up (and logging what was lost)', parse: integer('SHUTDOWN_TIMEOUT_S', 1), fallback: () => 30 }),
   spec({ key: 'cacheUpdateTimeoutS', env: 'CACHE_UPDATE_TIMEOUT_S', defaultText: '15', description: 'A feed cache refresh running longer than this logs a warning; at 4× it is abandoned', parse: integer('CACHE_UPDATE_TIMEOUT_S', 1), fallback: () => 15 }),
@@ -227,7 +234,10 @@ export const SETTINGS = [
   spec({ key: 'feedMaxCacheBytes', env: 'FEED_MAX_CACHE_BYTES', defaultText: '268_435_456', description: 'Bytes of JSON held by the whole feed cache; past it the oldest messages of the largest entries go', parse: integer('FEED_MAX_CACHE_BYTES', 65_536), fallback: () => 256 * 1024 * 1024 }),
   spec({ key: 'feedLateWindowS', env: 'FEED_LATE_WINDOW_S', defaultText: '30', description: 'Each feed refresh re-reads this many seconds before its newest message, so rows stored late (batching, several servers) are still delivered', parse: integer('FEED_LATE_WINDOW_S', 0, 3600), fallback: () => 30 }),
   spec({ key: 'feedMaxSubscriptions', env: 'FEED_MAX_SUBSCRIPTIONS', defaultText: '500', description: 'Subscriptions one `/feed` socket may hold', parse: integer('FEED_MAX_SUBSCRIPTIONS', 1), fallback: () => 500 }),
-  spec({ key: 'feedMaxBufferedBytes', env: 'FEED_MAX_BUFFERED_BYTES', defaultText: '67_108_864', description: 'A `/feed` viewer whose unsent data passes this many bytes is disconnected (close code 4008)', parse: integer('FEED_MAX_BUFFERED_BYTES', 1024), fallback: () => 64 * 1024 * 1024 }),
+  spec({ key: 'feedMaxBufferedBytes', env: 'FEED_MAX_BUFFERED_BYTES', defaultText: '67_108_864', description: 'Unsent data one `/feed` viewer may have (frames its socket has not handed to the OS, plus aggregates and late rows queued for it); a frame that would pass it is not sent and the viewer is disconnected (close code 4008), as is a viewer so far behind that the cache dropped messages it was not sent yet. At least 2 × `FEED_MAX_FRAME_BYTES`', parse: integer('FEED_MAX_BUFFERED_BYTES', 2048), fallback: () => 64 * 1024 * 1024 }),
+  spec({ key: 'feedMaxFrameBytes', env: 'FEED_MAX_FRAME_BYTES', defaultText: '1_048_576', description: 'Largest `/feed` data frame, in bytes: history and large deliveries are split into frames of at most this (a single larger message goes alone), and a viewer is sent the next frame only once its socket has taken the previous ones', parse: integer('FEED_MAX_FRAME_BYTES', 1024), fallback: () => 1024 * 1024 }),
+  spec({ key: 'feedMaxTotalBufferedBytes', env: 'FEED_MAX_TOTAL_BUFFERED_BYTES', defaultText: '268_435_456', description: 'Unsent data of all `/feed` viewers together; past it the viewer with the most is disconnected (close code 4008, counted in `tetcore_feed_total_budget_disconnects_total`)', parse: integer('FEED_MAX_TOTAL_BUFFERED_BYTES', 2048), fallback: () => 256 * 1024 * 1024 }),
+  spec({ key: 'feedMaxKeysPerAddress', env: 'FEED_MAX_KEYS_PER_ADDRESS', defaultText: '250', description: 'Feed cache entries (node, message type) the `/feed` sockets of one client address may hold together; a subscription needing one more is refused (one socket holds at most `FEED_MAX_SUBSCRIPTIONS`)', parse: integer('FEED_MAX_KEYS_PER_ADDRESS', 1), fallback: () => 250 }),
   spec({ key: 'assetsPath', env: 'ASSETS_PATH', defaultText: './static', description: 'Folder of the static dashboards', parse: text('ASSETS_PATH'), fallback: () => './static' }),
   spec({ key: 'trustProxy', env: 'TRUST_PROXY', defaultText: 'false', description: "Who may state the client address in `X-Forwarded-For` (read from the right: each proxy appends the address it received from). `false`: nobody, the socket peer is the client; `true` or `1`: the socket peer is a proxy, the client is the rightmost entry; a number: that many proxies in front; addresses/CIDR blocks, comma-separated: peers in this list are proxies, the client is the first address from the right outside it (a peer outside it is the client itself). An entry to read that is not an IP address refuses the handshake (HTTP 400 `BAD_FORWARDED_FOR`)", parse: trustProxy('TRUST_PROXY'), fallback: () => ({ kind: 'none' }) }),
   spec({ key: 'allowedOrigins', env: 'ALLOWED_ORIGINS', defaultText: '(unset: same origin only)', description: 'Web origins (`https://host[:port]`, comma-separated) whose pages may open websockets here besides this server\'s own: `/feed` accepts its own origin and these; `/` and `/audit` accept these only (nodes send no `Origin`). Others get HTTP 403 `ORIGIN_FORBIDDEN`', parse: originList('ALLOWED_ORIGINS'), fallback: () => [] }),
@@ -260,6 +270,10 @@ export function parseSettings(env: Environment): Settings {
   const settings = result as Settings;
   if (settings.clientTimeoutS < settings.heartbeatIntervalS) {
     throw new SettingError('CLIENT_TIMEOUT_S', `a value ≥ HEARTBEAT_INTERVAL (${settings.heartbeatIntervalS})`, String(settings.clientTimeoutS));
+  }
+  // A viewer is sent a frame while less than one frame is unsent: it must be able to hold two.
+  if (settings.feedMaxBufferedBytes < 2 * settings.feedMaxFrameBytes) {
+    throw new SettingError('FEED_MAX_BUFFERED_BYTES', `a value ≥ 2 × FEED_MAX_FRAME_BYTES (${2 * settings.feedMaxFrameBytes})`, String(settings.feedMaxBufferedBytes));
   }
   return settings;
 }

@@ -21,14 +21,46 @@ export interface CachedRecord {
   createdAtUs: number;
   /** The element sent to viewers: the stored fields plus `created_at`, as JSON. */
   json: string;
+  /** UTF-8 length of `json`: what it costs in a frame. */
+  bytes: number;
   /** Parsed on first use (aggregation) and kept. */
   fields(): Record<string, unknown>;
 }
 
-/** Rows new to an entry, sorted by (created_at, id). `frame`: the encoded delivery of all of them, built by the first listener that sends them all. */
+/** A place in an entry's order (created_at, id). */
+export interface Position {
+  us: number;
+  id: number;
+}
+
+/** Whether `record` comes after `position` in (created_at, id) order. */
+export const isAfter = (record: CachedRecord, position: Position) => record.createdAtUs > position.us || (record.createdAtUs === position.us && record.id > position.id);
+
+/** Index of the first of `records` (sorted) after `position`. */
+export function firstAfter(records: readonly CachedRecord[], position: Position): number {
+  let lo = 0;
+  let hi = records.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (isAfter(records[mid], position)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Rows new to an entry, sorted by (created_at, id). */
 export interface Delivery {
   readonly records: readonly CachedRecord[];
-  frame?: string;
+}
+
+/**
+ * What a subscriber sees of its entry: the records held now (sorted, replaced as rows come and go) and the
+ * newest position evicted so far. A viewer reads its backlog from here as its socket takes it, so history
+ * is never copied per viewer.
+ */
+export interface CacheView {
+  readonly records: readonly CachedRecord[];
+  readonly evictedUpTo: Position | null;
 }
 
 export interface CacheListener {
@@ -56,8 +88,12 @@ interface Refresh {
   warned: boolean;
 }
 
-class Entry {
+class Entry implements CacheView {
   records: CachedRecord[] = [];
+  /** Newest record evicted after listeners could see it (rows evicted by the merge that brought them never were). */
+  evictedUpTo: Position | null = null;
+  /** Ids of the rows being merged, while their merge runs. */
+  arriving: ReadonlySet<number> | null = null;
   readonly ids = new Set<number>();
   bytes = 0;
   /** Rows at or before this (created_at, id) were evicted by a cap; a late one is not taken back. */
@@ -86,6 +122,7 @@ function toRecord(row: FeedRow): CachedRecord {
     id: Number(row.id),
     createdAtUs,
     json,
+    bytes: Buffer.byteLength(json),
     fields: () => (parsed ??= JSON.parse(json) as Record<string, unknown>),
   };
 }
@@ -125,11 +162,11 @@ export class FeedCache {
   }
 
   /**
-   * Adds a listener to the key's entry (created if needed) and returns the records held now, for the
-   * listener's first delivery; later records come through `listener.deliver`. Returns null when the
-   * cache holds FEED_MAX_KEYS entries that all have listeners.
+   * Adds a listener to the key's entry (created if needed) and returns the entry's view: the records held
+   * now, for the listener's backlog; later records come through `listener.deliver` too. Returns null when
+   * the cache holds FEED_MAX_KEYS entries that all have listeners.
    */
-  subscribe(key: FeedKey, listener: CacheListener): readonly CachedRecord[] | null {
+  subscribe(key: FeedKey, listener: CacheListener): CacheView | null {
     const id = keyId(key);
     let entry = this.entries.get(id);
     if (entry === undefined) {
@@ -141,7 +178,7 @@ export class FeedCache {
     entry.listeners.add(listener);
     // A new (or idle, stale) entry is refreshed at once rather than at the next tick.
     if (entry.refresh === null && Date.now() - entry.lastRefreshStartedAt >= this.options.updateIntervalMs) this.startRefresh(entry);
-    return entry.records;
+    return entry;
   }
 
   unsubscribe(key: FeedKey, listener: CacheListener): void {
@@ -241,8 +278,10 @@ export class FeedCache {
       this.totalBytes += record.json.length;
     }
     this.totalRows += fresh.length;
+    entry.arriving = new Set(fresh.map((r) => r.id));
     if (entry.records.length > this.options.maxRowsPerKey) this.evictOldest(entry, entry.records.length - this.options.maxRowsPerKey, true);
     if (this.totalBytes > this.options.maxBytes) this.enforceByteBudget();
+    entry.arriving = null;
     const delivered = fresh.filter((r) => entry.ids.has(r.id));
     this.updateGauges();
     if (delivered.length === 0) return;
@@ -266,6 +305,12 @@ export class FeedCache {
     }
     this.totalRows -= removed.length;
     const last = removed.at(-1);
+    for (let i = removed.length - 1; i >= 0; i--) {
+      const seen = removed[i];
+      if (entry.arriving?.has(seen.id)) continue;
+      if (entry.evictedUpTo === null || isAfter(seen, entry.evictedUpTo)) entry.evictedUpTo = { us: seen.createdAtUs, id: seen.id };
+      break;
+    }
     if (capped && last && (entry.floor === null || last.createdAtUs > entry.floor.us || (last.createdAtUs === entry.floor.us && last.id > entry.floor.id))) {
       entry.floor = { us: last.createdAtUs, id: last.id };
     }

@@ -6,9 +6,12 @@ import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { FeedCache } from './cache.js';
 import { FeedRoute } from './route.js';
+import { FeedBudget } from './budget.js';
+import { AddressKeyBudget } from './key-budget.js';
 import { registerDashboards } from './dashboards.js';
 import { registerRatesRoute } from './rates.js';
 import { OriginPolicy } from '../access/origin.js';
+import { ClientAddressResolver } from '../access/client-address.js';
 
 export interface FeedDeps {
   db: Database;
@@ -49,10 +52,16 @@ export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promis
   );
   const route = new FeedRoute(
     cache,
-    { maxSubscriptions: settings.feedMaxSubscriptions, maxBufferedBytes: settings.feedMaxBufferedBytes, lateWindowUs: settings.feedLateWindowS * 1_000_000 },
+    {
+      maxSubscriptions: settings.feedMaxSubscriptions,
+      maxBufferedBytes: settings.feedMaxBufferedBytes,
+      maxFrameBytes: settings.feedMaxFrameBytes,
+      lateWindowUs: settings.feedLateWindowS * 1_000_000,
+    },
     metrics,
     feedLog,
     new OriginPolicy(settings.allowedOrigins),
+    { budget: new FeedBudget(settings.feedMaxTotalBufferedBytes, metrics), keyBudget: new AddressKeyBudget(settings.feedMaxKeysPerAddress), addresses: new ClientAddressResolver(settings.trustProxy) },
   );
   route.register(app);
   registerRatesRoute(app, db);

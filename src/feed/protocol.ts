@@ -37,6 +37,7 @@ export const ERRORS = {
 
 /** Additions: limits the reference did not have. */
 export const tooManySubscriptions = (max: number) => `too many subscriptions: at most ${max} per connection`;
+export const tooManyKeysForAddress = (max: number) => `too many nodes and message types watched from your address: at most ${max} at once (FEED_MAX_KEYS_PER_ADDRESS)`;
 export const CACHE_FULL = 'the feed cache is full: too many nodes and message types are being watched on this server; try again later';
 
 /** Longest aggregate interval accepted: one year. */

@@ -8,6 +8,16 @@ import type { FeedCache } from './cache.js';
 import { FeedViewer, FEED_CLOSE_CODES, type ViewerOptions } from './viewer.js';
 import { originForbidden, type OriginPolicy } from '../access/origin.js';
 import { sendRefusal } from '../access/refusal.js';
+import type { ClientAddressResolver } from '../access/client-address.js';
+import type { FeedBudget } from './budget.js';
+import type { AddressKeyBudget } from './key-budget.js';
+
+/** Shared by all viewers: the server-wide budgets, and who the client is (TRUST_PROXY). */
+export interface FeedLimits {
+  budget: FeedBudget;
+  keyBudget: AddressKeyBudget;
+  addresses: ClientAddressResolver;
+}
 
 /** Constants of the reference: a ping every 5 s; a viewer silent for 60 s (no pong) is closed. */
 export const FEED_PING_INTERVAL_MS = 5_000;
@@ -23,6 +33,7 @@ export class FeedRoute {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly origins: OriginPolicy,
+    private readonly limits: FeedLimits,
   ) {}
 
   get viewerCount(): number {
@@ -42,8 +53,12 @@ export class FeedRoute {
       },
       handler: (_request, reply) =>
         reply.code(426).header('upgrade', 'websocket').send({ error: 'Upgrade Required', message: '/feed is a websocket: send {"peer_id","msg","interest":"subscribe","start_time"} frames' }),
-      wsHandler: (socket) => {
-        const viewer = new FeedViewer(socket, this.cache, this.options, this.metrics, this.log);
+      wsHandler: (socket, request) => {
+        const { cache, metrics, log, limits } = this;
+        const address = limits.addresses.resolve({ socketAddress: request.socket.remoteAddress, socketPort: request.socket.remotePort, forwardedFor: request.headers['x-forwarded-for'] });
+        // An unreadable X-Forwarded-For entry: the budget is charged to the socket peer (the proxy).
+        const ip = address.ok ? address.ip : (request.socket.remoteAddress ?? 'unknown');
+        const viewer = new FeedViewer(socket, ip, { cache, metrics, log, budget: limits.budget, keyBudget: limits.keyBudget }, this.options);
         this.viewers.add(viewer);
         this.metrics.feedsConnected.inc();
         this.metrics.currentFeedConnections.inc();

@@ -29,7 +29,7 @@ function memoize<T>(read: () => Promise<T>, ttlMs: number): () => Promise<T> {
   };
 }
 
-export const FEED_REFUSALS = ['invalid', 'too_many_subscriptions', 'cache_full'] as const;
+export const FEED_REFUSALS = ['invalid', 'too_many_subscriptions', 'address_key_budget', 'cache_full'] as const;
 
 export function createMetrics() {
   const registry = new client.Registry();
@@ -70,6 +70,8 @@ export function createMetrics() {
     currentConnections: gauge('current_substrate_connections', 'Ingestion connections open now'),
     bytesReceived: counter('substrate_bytes_received', 'Bytes of websocket messages received from nodes'),
     requests: counter('requests', 'HTTP requests to the query routes (not /metrics, /feed or ingestion)'),
+    apiAnswerBytes: gauge('tetcore_api_answer_bytes', 'Bytes of JSON answers of the query routes serialized and not yet taken by the OS'),
+    apiAnswersRefused: counter('tetcore_api_answers_refused_total', 'Query answers replaced by 503 TOO_BUSY because API_MAX_TOTAL_RESPONSE_BYTES of answers were not yet sent'),
     feedsConnected: counter('feeds_connected', '/feed websockets opened since start'),
     feedsDisconnected: counter('feeds_disconnected', '/feed websockets closed since start'),
     currentFeedConnections: gauge('current_feed_connections', '/feed websockets open now'),
@@ -117,7 +119,9 @@ export function createMetrics() {
     feedRefreshFailures: counter('tetcore_feed_refresh_failures_total', 'Feed cache refreshes that failed or were abandoned, by kind', ['kind']),
     feedFramesSent: counter('tetcore_feed_frames_sent_total', 'Frames sent to /feed viewers'),
     feedBytesSent: counter('tetcore_feed_bytes_sent_total', 'Bytes of frames sent to /feed viewers'),
-    feedSlowViewersDisconnected: counter('tetcore_feed_slow_viewers_disconnected_total', '/feed viewers disconnected because their unsent data passed FEED_MAX_BUFFERED_BYTES'),
+    feedSlowViewersDisconnected: counter('tetcore_feed_slow_viewers_disconnected_total', '/feed viewers disconnected because their unsent data would pass FEED_MAX_BUFFERED_BYTES, or the cache dropped messages they were not sent yet'),
+    feedTotalBudgetDisconnects: counter('tetcore_feed_total_budget_disconnects_total', '/feed viewers disconnected because all viewers\' unsent data passed FEED_MAX_TOTAL_BUFFERED_BYTES (the one with the most each time)'),
+    feedUnsentBytes: gauge('tetcore_feed_unsent_bytes', 'Bytes of /feed data not yet handed to the OS or queued, all viewers together'),
     /** Where scrape-time values come from; set by attachDatabase. */
     sources,
   };

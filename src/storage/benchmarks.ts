@@ -1,5 +1,6 @@
 // Reads and writes of benchmarks and benchmark_events.
 import type { Queryable } from './database.js';
+import { readPage, type Page, type PageOptions } from './query-runner.js';
 
 export interface BenchmarkRow {
   id: number;
@@ -17,8 +18,17 @@ export interface BenchmarkRow {
 
 const BENCHMARK_COLUMNS = `id, setup::text AS setup, created_at, description, host_system_id, ts_start, ts_end, chain_spec::text AS chain_spec, benchmark_spec::text AS benchmark_spec`;
 
-export async function listBenchmarks(db: Queryable): Promise<BenchmarkRow[]> {
-  return (await db.query<BenchmarkRow>(`SELECT ${BENCHMARK_COLUMNS} FROM benchmarks ORDER BY created_at DESC, id DESC`)).rows;
+/** Newest first, one page: after `after` (the last benchmark of the previous page) when given. */
+export async function listBenchmarks(db: Queryable, page: PageOptions & { after?: { createdAt: string; id: number } }): Promise<Page<BenchmarkRow>> {
+  return readPage<BenchmarkRow>(
+    db,
+    `SELECT ${BENCHMARK_COLUMNS} FROM benchmarks
+      WHERE $1::timestamp IS NULL OR (created_at, id) < ($1::timestamp, $2::int)
+      ORDER BY created_at DESC, id DESC
+      LIMIT $3`,
+    [page.after?.createdAt ?? null, page.after?.id ?? null, page.limit + 1],
+    page,
+  );
 }
 
 /** The reference code's format: one `setup` document (JSON text). */
@@ -91,11 +101,15 @@ export async function insertBenchmarkEvent(db: Queryable, e: NewBenchmarkEvent):
   ).rows[0];
 }
 
-export async function listBenchmarkEvents(db: Queryable, benchmarkId: number): Promise<BenchmarkEventRow[]> {
-  return (
-    await db.query<BenchmarkEventRow>(
-      `SELECT id, benchmark_id, name, phase, created_at FROM benchmark_events WHERE benchmark_id = $1 ORDER BY name, created_at, id`,
-      [benchmarkId],
-    )
-  ).rows;
+/** By name, then time; one page, after `after` (the last event of the previous page) when given. */
+export async function listBenchmarkEvents(db: Queryable, benchmarkId: number, page: PageOptions & { after?: { name: string; createdAt: string; id: number } }): Promise<Page<BenchmarkEventRow>> {
+  return readPage<BenchmarkEventRow>(
+    db,
+    `SELECT id, benchmark_id, name, phase, created_at FROM benchmark_events
+      WHERE benchmark_id = $1 AND ($2::text IS NULL OR (name, created_at, id) > ($2::text, $3::timestamp, $4::int))
+      ORDER BY name, created_at, id
+      LIMIT $5`,
+    [benchmarkId, page.after?.name ?? null, page.after?.createdAt ?? null, page.after?.id ?? null, page.limit + 1],
+    page,
+  );
 }

@@ -1,6 +1,7 @@
 // All SQL of `peer_connections`: one row per node connection (per envelope id on a socket). Written by
 // ingestion (handshake, identity, liveness, disconnection), read by the query API (the node list).
 import type { Queryable } from './database.js';
+import { readPage, type Page } from './query-runner.js';
 import type { Identity } from '../ingest/frame.js';
 
 export interface NewConnection {
@@ -84,20 +85,36 @@ export interface NodeFilters {
   connectedWindowS: number;
 }
 
+/** Where a page of nodes starts: after this peer id, or (past every named node) after this nameless connection. */
+export type NodesAfter = { peerId: string } | { anonymousId: number };
+
+export interface NodesPage {
+  limit: number;
+  maxBytes: number;
+  after?: NodesAfter;
+}
+
 const COLUMNS = 'id, ip_addr, peer_id, created_at, audit, name, chain, version, authority, startup_time, implementation';
 const LIVE = `(disconnected_at IS NULL AND last_seen > ${NOW_UTC} - make_interval(secs => $3))`;
 
 /**
  * One row per node (peer id): its latest connection row, with `connected` true when any of its connections
  * is open on a live server and `last_seen` the latest sign of life over all of them. Connections that never
- * told a peer id are listed one by one after the others (never collapsed into one).
+ * told a peer id are listed one by one after the others (never collapsed into one). One page: `page.limit`
+ * rows and about `page.maxBytes` at most, after `page.after` (keyset: peer id, then nameless connection id).
  */
-export async function listNodes(db: Queryable, filters: NodeFilters): Promise<NodeRow[]> {
-  const result = await db.query<NodeRow>(
+export async function listNodes(db: Queryable, filters: NodeFilters, page: NodesPage): Promise<Page<NodeRow>> {
+  const after = page.after;
+  const afterPeer = after !== undefined && 'peerId' in after ? after.peerId : null;
+  const afterAnonymous = after !== undefined && 'anonymousId' in after ? after.anonymousId : null;
+  return readPage<NodeRow>(
+    db,
     `WITH pc AS MATERIALIZED (
        SELECT ${COLUMNS}, ${LIVE} AS live, GREATEST(last_seen, disconnected_at) AS seen
          FROM peer_connections
         WHERE ($1::varchar IS NULL OR chain = $1) AND ($2::boolean IS NULL OR audit = $2)
+          AND ($4::varchar IS NULL OR peer_id > $4 OR peer_id IS NULL)
+          AND ($5::int IS NULL OR (peer_id IS NULL AND id > $5))
      ), latest AS (
        SELECT DISTINCT ON (peer_id) ${COLUMNS} FROM pc WHERE peer_id IS NOT NULL ORDER BY peer_id, created_at DESC, id DESC
      ), liveness AS (
@@ -106,8 +123,9 @@ export async function listNodes(db: Queryable, filters: NodeFilters): Promise<No
      SELECT l.*, v.connected, v.last_seen FROM latest l JOIN liveness v USING (peer_id)
      UNION ALL
      SELECT ${COLUMNS}, live, seen FROM pc WHERE peer_id IS NULL
-     ORDER BY peer_id NULLS LAST, id`,
-    [filters.chain ?? null, filters.audit ?? null, filters.connectedWindowS],
+     ORDER BY peer_id NULLS LAST, id
+     LIMIT $6`,
+    [filters.chain ?? null, filters.audit ?? null, filters.connectedWindowS, afterPeer, afterAnonymous, page.limit + 1],
+    page,
   );
-  return result.rows;
 }

@@ -2,7 +2,8 @@
 // `statement_timeout` set locally (it ends with the transaction, so pooled sessions are not affected).
 // The embedded database accepts the setting but, being single-threaded, cannot interrupt a statement.
 // JIT compilation is switched off too: these queries are short, and JIT would add hundreds of
-// milliseconds whenever an estimate crosses jit_above_cost.
+// milliseconds whenever an estimate crosses jit_above_cost. Lists are read a page at a time through a
+// cursor (readPage), bounded in rows and in bytes, so no answer holds more than API_MAX_RESPONSE_BYTES.
 import type { Database, Queryable } from './database.js';
 
 export type QueryRunner = <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>;
@@ -31,4 +32,65 @@ export async function withOrderedScans<T>(db: Queryable, fn: () => Promise<T>): 
   } finally {
     await db.query(`SELECT set_config('enable_sort', 'on', true), set_config('enable_bitmapscan', 'on', true), set_config('enable_memoize', 'on', true)`);
   }
+}
+
+/** One page of a list: its rows, and whether more rows follow them. */
+export interface Page<T> {
+  rows: T[];
+  more: boolean;
+}
+
+export interface PageOptions {
+  /** Rows wanted at most; the statement must produce at most `limit + 1` rows (the extra one tells `more`). */
+  limit: number;
+  /** Stop adding rows once their text reaches this many characters (one row is always returned). */
+  maxBytes: number;
+}
+
+/** The size a row takes in a JSON answer, roughly: its text values, plus a little for each field. */
+export function rowTextSize(row: object): number {
+  let size = 2;
+  for (const [key, value] of Object.entries(row)) {
+    size += key.length + 4 + (typeof value === 'string' ? value.length + 2 : 24);
+  }
+  return size;
+}
+
+let cursorSequence = 0;
+const FIRST_FETCH = 16;
+const MAX_FETCH = 1000;
+
+/**
+ * Runs `sql` through a cursor inside the caller's transaction and fetches its rows a few at a time, until
+ * `limit` rows or `maxBytes` of row text: the database converts (and this process holds) only the rows
+ * returned, plus one. Fetch sizes follow the row sizes seen, so one fetch stays near the byte budget.
+ */
+export async function readPage<T extends object>(db: Queryable, sql: string, params: unknown[], options: PageOptions): Promise<Page<T>> {
+  const cursor = `page_${++cursorSequence % 1_000_000}`;
+  await db.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${sql}`, params);
+  const rows: T[] = [];
+  let bytes = 0;
+  let more = false;
+  let fetchSize = FIRST_FETCH;
+  try {
+    for (;;) {
+      const wanted = Math.min(fetchSize, options.limit + 1 - rows.length);
+      const batch = (await db.query<T>(`FETCH ${wanted} FROM ${cursor}`)).rows;
+      for (const row of batch) {
+        const size = rowTextSize(row);
+        if (rows.length === options.limit || (rows.length > 0 && bytes + size > options.maxBytes)) {
+          more = true;
+          break;
+        }
+        rows.push(row);
+        bytes += size;
+      }
+      if (more || batch.length < wanted) break;
+      const average = bytes / Math.max(1, rows.length);
+      fetchSize = Math.max(1, Math.min(MAX_FETCH, Math.floor((options.maxBytes - bytes) / Math.max(1, average)) + 1));
+    }
+  } finally {
+    await db.query(`CLOSE ${cursor}`).catch(() => {});
+  }
+  return { rows, more };
 }

@@ -2,7 +2,7 @@
 // the COPY text encoding of a batch and its exactly-once write (ingestion); messages per type, recent
 // messages of a node and the profiling targets of a benchmarked node (query API).
 import type { Database, Queryable } from './database.js';
-import { withOrderedScans } from './query-runner.js';
+import { withOrderedScans, readPage, type Page, type PageOptions } from './query-runner.js';
 import { recordBatch } from './ingest-batches.js';
 
 export const LOG_COLUMNS = ['created_at', 'logs', 'peer_connection_id', 'audit'] as const;
@@ -76,7 +76,11 @@ export interface LogQuery {
   /** Exclusive bounds, naive UTC text; `end` null means now. */
   start?: string;
   end?: string;
+  /** Continue after this message (the last one of the previous page), in (created_at, id) order. */
+  after?: { createdAt: string; id: number };
   limit: number;
+  /** Stop adding messages once their text reaches this many bytes (API_MAX_RESPONSE_BYTES). */
+  maxBytes: number;
 }
 
 export interface LogMessageRow {
@@ -84,20 +88,23 @@ export interface LogMessageRow {
   peer_id: string;
   msg: string | null;
   created_at: string;
+  /** substrate_logs.id: with created_at, the place of the message in the answer's order. */
+  id: number | string;
   /** The stored JSON document, as text. */
   logs: string;
 }
 
 /**
- * The newest messages of a peer, newest first. For each of its connections, the newest `limit` rows come
- * from a backward scan of (peer_connection_id, msg, created_at) when `msg` is given, else of
- * (peer_connection_id, created_at) (migration 003), merged across partitions; then the newest `limit`
- * overall. `logs` is converted to text only for the rows returned. The plan is kept to ordered scans
+ * The newest messages of a peer, newest first (ties by id), one page: at most `limit` messages and about
+ * `maxBytes` of text, after `after` when given. For each of its connections, the newest rows come from a
+ * backward scan of (peer_connection_id, msg, created_at) when `msg` is given, else of
+ * (peer_connection_id, created_at) (migration 003), merged across partitions; then the newest overall.
+ * `logs` is converted to text only for the rows fetched (readPage). The plan is kept to ordered scans
  * (see withOrderedScans): a `target` or `msg` filter on a node with 100,000 messages would otherwise be
  * estimated at a handful of rows and answered by reading all of them.
  */
-export async function recentLogs(db: Queryable, query: LogQuery): Promise<LogMessageRow[]> {
-  const params: unknown[] = [query.peerId, query.limit];
+export async function recentLogs(db: Queryable, query: LogQuery): Promise<Page<LogMessageRow>> {
+  const params: unknown[] = [query.peerId, query.limit + 1];
   const conditions = ['s.peer_connection_id = pc.id'];
   const bind = (value: unknown) => {
     params.push(value);
@@ -105,36 +112,47 @@ export async function recentLogs(db: Queryable, query: LogQuery): Promise<LogMes
   };
   if (query.start !== undefined) conditions.push(`s.created_at > ${bind(query.start)}::timestamp`);
   conditions.push(query.end !== undefined ? `s.created_at < ${bind(query.end)}::timestamp` : `s.created_at < (now() AT TIME ZONE 'utc')`);
+  if (query.after !== undefined) {
+    // created_at alone bounds the index scan; the id only breaks ties at the boundary.
+    const at = bind(query.after.createdAt);
+    conditions.push(`s.created_at <= ${at}::timestamp AND (s.created_at < ${at}::timestamp OR s.id < ${bind(query.after.id)}::bigint)`);
+  }
   if (query.msg !== undefined) conditions.push(`s.msg = ${bind(query.msg)}`);
   if (query.target !== undefined) conditions.push(`s.logs->>'target' = ${bind(query.target)}`);
-  const result = await withOrderedScans(db, () => db.query<LogMessageRow>(
-    `SELECT ip_addr, peer_id, msg, created_at, logs::text AS logs FROM (
-       SELECT pc.ip_addr, pc.peer_id, l.msg, l.created_at, l.logs
-         FROM peer_connections pc
-        CROSS JOIN LATERAL (
-          SELECT s.msg, s.created_at, s.logs FROM substrate_logs s
-           WHERE ${conditions.join(' AND ')}
-           ORDER BY s.created_at DESC
-           LIMIT $2
-        ) l
-        WHERE pc.peer_id = $1
-        ORDER BY l.created_at DESC
-        LIMIT $2
-     ) newest
-     ORDER BY created_at DESC`,
-    params,
-  ));
-  return result.rows;
+  return withOrderedScans(db, () =>
+    readPage<LogMessageRow>(
+      db,
+      `SELECT ip_addr, peer_id, msg, created_at, id, logs::text AS logs FROM (
+         SELECT pc.ip_addr, pc.peer_id, l.msg, l.created_at, l.id, l.logs
+           FROM peer_connections pc
+          CROSS JOIN LATERAL (
+            SELECT s.id, s.msg, s.created_at, s.logs FROM substrate_logs s
+             WHERE ${conditions.join(' AND ')}
+             ORDER BY s.created_at DESC, s.id DESC
+             LIMIT $2
+          ) l
+          WHERE pc.peer_id = $1
+          ORDER BY l.created_at DESC, l.id DESC
+          LIMIT $2
+       ) newest
+       ORDER BY created_at DESC, id DESC`,
+      params,
+      { limit: query.limit, maxBytes: query.maxBytes },
+    ),
+  );
 }
 
-/** Distinct non-null `target` values over every message of a peer, ascending. */
-export async function targetsOfPeer(db: Queryable, peerId: string): Promise<string[]> {
-  const result = await db.query<{ target: string }>(
+/** Distinct non-null `target` values over every message of a peer, ascending; one page, after `after` when given. */
+export async function targetsOfPeer(db: Queryable, peerId: string, page: PageOptions & { after?: string }): Promise<Page<{ target: string }>> {
+  return readPage<{ target: string }>(
+    db,
     `SELECT DISTINCT s.logs->>'target' AS target
        FROM peer_connections pc JOIN substrate_logs s ON s.peer_connection_id = pc.id
-      WHERE pc.peer_id = $1 AND s.logs ? 'target'
-      ORDER BY 1`,
-    [peerId],
+      WHERE pc.peer_id = $1 AND s.logs ? 'target' AND s.logs->>'target' IS NOT NULL
+        AND ($2::text IS NULL OR s.logs->>'target' > $2)
+      ORDER BY 1
+      LIMIT $3`,
+    [peerId, page.after ?? null, page.limit + 1],
+    page,
   );
-  return result.rows.map((r) => r.target).filter((t) => t !== null);
 }
