@@ -117,12 +117,18 @@ export function createMetrics() {
     feedFramesSent: counter('tetcore_feed_frames_sent_total', 'Frames sent to /feed viewers'),
     feedBytesSent: counter('tetcore_feed_bytes_sent_total', 'Bytes of frames sent to /feed viewers'),
     feedSlowViewersDisconnected: counter('tetcore_feed_slow_viewers_disconnected_total', '/feed viewers disconnected because their unsent data passed FEED_MAX_BUFFERED_BYTES'),
+    // Network analytics.
+    analyticsFacts: counter('tetcore_analytics_facts_total', 'Facts derived from stored messages and written with them, by kind (arrival, finality)', ['kind']),
+    analyticsSummaryRuns: counter('tetcore_analytics_summary_runs_total', 'Runs of the block summary job, by outcome (ok, skipped: another server holds the lock, failed)', ['outcome']),
+    analyticsBlocksSummarized: counter('tetcore_analytics_blocks_summarized_total', 'Blocks whose figures the summary job stored'),
     /** Where scrape-time values come from; set by attachDatabase. */
     sources,
   };
   for (const reason of DROP_REASONS) metrics.messagesDropped.inc({ reason }, 0);
   for (const reason of FEED_REFUSALS) metrics.feedSubscriptionsRefused.inc({ reason }, 0);
   for (const kind of ['error', 'abandoned']) metrics.feedRefreshFailures.inc({ kind }, 0);
+  for (const kind of ['arrival', 'finality']) metrics.analyticsFacts.inc({ kind }, 0);
+  for (const outcome of ['ok', 'skipped', 'failed']) metrics.analyticsSummaryRuns.inc({ outcome }, 0);
   client.collectDefaultMetrics({ register: registry });
   return metrics;
 }
