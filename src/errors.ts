@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'the request body must be JSON (Content-Type: application/json)' },
   QUERY_TIMEOUT: { status: 503, message: 'the query took longer than the statement timeout' },
+  AMBIGUOUS_CHAIN: { status: 409, message: 'several chains have this name: name one with genesis_hash' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -15,6 +15,7 @@ export const CONNECTED_WINDOW_S = 60;
 const NodesQuery = Type.Object({
   chain: Type.Optional(Text('Only connections on this chain (exact name, e.g. `Local Testnet`)', { minLength: 1, maxLength: 512 })),
   audit: Type.Optional(Type.Boolean({ description: '`true`: only connections to `/audit`; `false`: only connections to `/`' })),
+  at: Type.Optional(TimeInput('Only the nodes connected at this instant, each as its latest connection open then')),
 });
 
 const NodeRow = Type.Object(
@@ -69,13 +70,16 @@ export function registerNodeRoutes(app: FastifyInstance, { run }: ApiContext): v
         summary: 'Logged nodes: the latest connection of each peer id, with liveness',
         description:
           'One entry per peer id (its latest connection row), ordered by peer id; connections that never told a peer id follow, one entry each. ' +
-          '`connected` and `last_seen` consider every connection of the node, on every server sharing the database.',
+          '`connected` and `last_seen` consider every connection of the node, on every server sharing the database. ' +
+          'With `at`, only the nodes that had a connection open at that instant (opened at or before it, closed after it; an open connection lasts ' +
+          'until now while its server refreshes it, else until its last_seen), each as its latest connection open then.',
         querystring: NodesQuery,
         response: { 200: Type.Array(NodeRow), ...QUERY_ERRORS },
       },
     },
     async (request) => {
-      const rows = await run((db) => listNodes(db, { chain: request.query.chain, audit: request.query.audit, connectedWindowS: CONNECTED_WINDOW_S }));
+      const at = request.query.at === undefined ? undefined : (parseTime(request.query.at) as string);
+      const rows = await run((db) => listNodes(db, { chain: request.query.chain, audit: request.query.audit, connectedWindowS: CONNECTED_WINDOW_S, at }));
       return rows.map((r) => ({ ...r, created_at: formatTimestamp(r.created_at), last_seen: formatTimestamp(r.last_seen) }));
     },
   );

@@ -315,3 +315,144 @@ export async function purgeAnalyticsBefore(db: Queryable, cutoff: string): Promi
   await db.query(`DELETE FROM block_summary_queue WHERE queued_at < $1`, [cutoff]);
   return { arrivals: arrivals.rowCount, finalityReports: reports.rowCount, blocks: blocks.rowCount, finalizedHeights: heights.rowCount };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Rebuild from substrate_logs (analytics:rebuild). The field rules of analytics/derive.ts, in SQL.
+
+const HEIGHT_RULE = (field: string) => `CASE jsonb_typeof(s.logs->'${field}')
+    WHEN 'number' THEN CASE WHEN (s.logs->'${field}')::numeric BETWEEN 0 AND 9007199254740991
+                             AND (s.logs->'${field}')::numeric = trunc((s.logs->'${field}')::numeric)
+                            THEN (s.logs->'${field}')::numeric::int8 END
+    WHEN 'string' THEN CASE WHEN s.logs->>'${field}' ~ '^[0-9]{1,15}$' THEN (s.logs->>'${field}')::int8 END END`;
+const HASH_RULE = (field: string) => `CASE WHEN jsonb_typeof(s.logs->'${field}') = 'string' AND length(s.logs->>'${field}') BETWEEN 1 AND 256 THEN s.logs->>'${field}' END`;
+const CATCH_UP = `('NetworkInitialSync', 'File', 'Genesis')`;
+/** Messages of identified connections (chain and peer id known), with their chain id. */
+const IDENTIFIED = `FROM substrate_logs s
+  JOIN peer_connections pc ON pc.id = s.peer_connection_id AND pc.chain IS NOT NULL AND pc.peer_id IS NOT NULL
+  JOIN chains c ON c.chain = pc.chain AND c.genesis_hash IS NOT DISTINCT FROM pc.genesis_hash`;
+
+/**
+ * Starts a rebuild of the facts of messages with created_at in [since, until) on `session` (one database
+ * session: the keys touched are collected in temporary tables): creates the chains of every identified
+ * connection, deletes the facts derived from those messages and remembers their blocks and heights.
+ */
+export async function beginRebuild(session: Queryable, since: string, until: string): Promise<{ arrivalsDeleted: number; reportsDeleted: number }> {
+  await session.query(`DROP TABLE IF EXISTS rebuild_blocks`);
+  await session.query(`DROP TABLE IF EXISTS rebuild_heights`);
+  await session.query(`CREATE TEMP TABLE rebuild_blocks (chain_id INTEGER, height BIGINT, hash VARCHAR)`);
+  await session.query(`CREATE TEMP TABLE rebuild_heights (chain_id INTEGER, height BIGINT)`);
+  await session.query(
+    `INSERT INTO chains (chain, genesis_hash) SELECT DISTINCT chain, genesis_hash FROM peer_connections WHERE chain IS NOT NULL AND peer_id IS NOT NULL ON CONFLICT DO NOTHING`,
+  );
+  const arrivals = await session.query<{ n: number }>(
+    `WITH gone AS (DELETE FROM block_arrivals WHERE node_ts >= $1 AND node_ts < $2 RETURNING chain_id, height, hash),
+          kept AS (INSERT INTO rebuild_blocks SELECT DISTINCT chain_id, height, hash FROM gone RETURNING 1)
+     SELECT count(*)::int4 AS n FROM gone`,
+    [since, until],
+  );
+  const reports = await session.query<{ n: number }>(
+    `WITH gone AS (DELETE FROM finality_reports WHERE node_ts >= $1 AND node_ts < $2 RETURNING chain_id, height),
+          kept AS (INSERT INTO rebuild_heights SELECT DISTINCT chain_id, height FROM gone RETURNING 1)
+     SELECT count(*)::int4 AS n FROM gone`,
+    [since, until],
+  );
+  return { arrivalsDeleted: arrivals.rows[0].n, reportsDeleted: reports.rows[0].n };
+}
+
+export interface RebuildSlice {
+  /** Messages of the slice that can carry a fact (block.import, notify.finalized, system.interval). */
+  candidates: number;
+  arrivals: number;
+  reports: number;
+}
+
+/**
+ * Derives the facts of the messages with created_at in [from, to), one statement (atomic): arrivals of
+ * every block.import; finality reports of notify.finalized and system.interval that raise their
+ * connection's finalized height, in (created_at, id) order, after its reports of earlier messages.
+ * Rebuilt rows take the node's ts as received_at (old messages have no receipt time).
+ */
+export async function rebuildSlice(session: Queryable, from: string, to: string): Promise<RebuildSlice> {
+  const result = await session.query<RebuildSlice>(
+    `WITH arrivals AS (
+       INSERT INTO block_arrivals (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, origin, catch_up, rebuilt, audit)
+       SELECT chain_id, height, hash, peer_id, peer_connection_id, created_at, created_at, origin, COALESCE(origin IN ${CATCH_UP}, FALSE), TRUE, audit
+         FROM (SELECT c.id AS chain_id, ${HEIGHT_RULE('height')} AS height, ${HASH_RULE('best')} AS hash, pc.peer_id, s.peer_connection_id, s.created_at,
+                      CASE WHEN jsonb_typeof(s.logs->'origin') = 'string' THEN s.logs->>'origin' END AS origin, s.audit
+                 ${IDENTIFIED}
+                WHERE s.msg = 'block.import' AND s.created_at >= $1 AND s.created_at < $2) m
+        WHERE height IS NOT NULL AND hash IS NOT NULL
+       RETURNING chain_id, height, hash
+     ), arrival_keys AS (
+       INSERT INTO rebuild_blocks SELECT DISTINCT chain_id, height, hash FROM arrivals RETURNING 1
+     ), candidates AS (
+       SELECT c.id AS chain_id, pc.peer_id, s.id, s.peer_connection_id, s.created_at, s.audit, s.msg,
+              CASE WHEN s.msg = 'notify.finalized' THEN ${HEIGHT_RULE('height')} ELSE ${HEIGHT_RULE('finalized_height')} END AS height,
+              CASE WHEN s.msg = 'notify.finalized' THEN ${HASH_RULE('best')} ELSE ${HASH_RULE('finalized_hash')} END AS hash
+         ${IDENTIFIED}
+        WHERE s.msg IN ('notify.finalized', 'system.interval') AND s.created_at >= $1 AND s.created_at < $2
+     ), valid AS (
+       SELECT * FROM candidates WHERE height IS NOT NULL
+     ), prior AS (
+       SELECT r.peer_connection_id, max(r.height) AS height FROM finality_reports r
+        WHERE r.peer_connection_id IN (SELECT DISTINCT peer_connection_id FROM valid) AND r.node_ts < $1
+        GROUP BY r.peer_connection_id
+     ), rising AS (
+       SELECT v.*, GREATEST(COALESCE(p.height, -1),
+                COALESCE(max(v.height) OVER (PARTITION BY v.peer_connection_id ORDER BY v.created_at, v.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS before
+         FROM valid v LEFT JOIN prior p ON p.peer_connection_id = v.peer_connection_id
+     ), reports AS (
+       INSERT INTO finality_reports (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, source, rebuilt, audit)
+       SELECT chain_id, height, hash, peer_id, peer_connection_id, created_at, created_at, msg, TRUE, audit FROM rising WHERE height > before
+       RETURNING chain_id, height
+     ), report_keys AS (
+       INSERT INTO rebuild_heights SELECT DISTINCT chain_id, height FROM reports RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM candidates)::int4 + (SELECT count(*) FROM arrivals)::int4 AS candidates,
+            (SELECT count(*) FROM arrivals)::int4 AS arrivals, (SELECT count(*) FROM reports)::int4 AS reports,
+            (SELECT count(*) FROM arrival_keys) + (SELECT count(*) FROM report_keys) AS keys`,
+    [from, to],
+  );
+  const { candidates, arrivals, reports } = result.rows[0];
+  return { candidates, arrivals, reports };
+}
+
+/**
+ * Ends a rebuild: recomputes the blocks and finalized heights it touched from their arrivals and reports
+ * (earliest first; ties by connection id), their summaries to be made again. Returns the keys recomputed.
+ */
+export async function finishRebuild(session: Queryable): Promise<{ blocks: number; heights: number }> {
+  await session.query(`DELETE FROM blocks b USING (SELECT DISTINCT * FROM rebuild_blocks) k WHERE b.chain_id = k.chain_id AND b.height = k.height AND b.hash = k.hash`);
+  const blocks = await session.query(
+    `INSERT INTO blocks (chain_id, height, hash, first_seen_at, first_seen_connection_id, first_seen_peer_id, audit)
+     SELECT DISTINCT ON (a.chain_id, a.height, a.hash) a.chain_id, a.height, a.hash, a.received_at, a.peer_connection_id, a.peer_id,
+            bool_or(a.audit) OVER (PARTITION BY a.chain_id, a.height, a.hash)
+       FROM (SELECT DISTINCT * FROM rebuild_blocks) k
+       JOIN block_arrivals a ON a.chain_id = k.chain_id AND a.height = k.height AND a.hash = k.hash
+      ORDER BY a.chain_id, a.height, a.hash, a.received_at, a.peer_connection_id`,
+  );
+  await session.query(`DELETE FROM finalized_heights f USING (SELECT DISTINCT * FROM rebuild_heights) k WHERE f.chain_id = k.chain_id AND f.height = k.height`);
+  const heights = await session.query(
+    `INSERT INTO finalized_heights (chain_id, height, first_reported_at, first_reported_connection_id, first_reported_peer_id, audit)
+     SELECT DISTINCT ON (r.chain_id, r.height) r.chain_id, r.height, r.received_at, r.peer_connection_id, r.peer_id,
+            bool_or(r.audit) OVER (PARTITION BY r.chain_id, r.height)
+       FROM (SELECT DISTINCT * FROM rebuild_heights) k
+       JOIN finality_reports r ON r.chain_id = k.chain_id AND r.height = k.height
+      ORDER BY r.chain_id, r.height, r.received_at, r.peer_connection_id`,
+  );
+  await session.query(`DROP TABLE rebuild_blocks`);
+  await session.query(`DROP TABLE rebuild_heights`);
+  return { blocks: blocks.rowCount, heights: heights.rowCount };
+}
+
+/** The span of created_at of the stored messages. */
+export async function messageSpan(db: Queryable): Promise<{ oldest: string | null; newest: string | null }> {
+  const result = await db.query<{ oldest: string | null; newest: string | null }>(`SELECT min(created_at) AS oldest, max(created_at) AS newest FROM substrate_logs`);
+  return result.rows[0];
+}
+
+/** Messages with created_at in [from, to) (the rebuild's progress and rate). */
+export async function messagesBetween(db: Queryable, from: string, to: string): Promise<number> {
+  const result = await db.query<{ n: number }>(`SELECT count(*)::int8 AS n FROM substrate_logs WHERE created_at >= $1 AND created_at < $2`, [from, to]);
+  return Number(result.rows[0].n);
+}
