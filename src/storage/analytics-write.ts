@@ -337,6 +337,8 @@ const IDENTIFIED = `FROM substrate_logs s
  * connection, deletes the facts derived from those messages and remembers their blocks and heights.
  */
 export async function beginRebuild(session: Queryable, since: string, until: string): Promise<{ arrivalsDeleted: number; reportsDeleted: number }> {
+  // A slice sorts its finality candidates per connection: in memory rather than on disk (reset by finishRebuild).
+  await session.query(`SET work_mem = '64MB'`);
   await session.query(`DROP TABLE IF EXISTS rebuild_blocks`);
   await session.query(`DROP TABLE IF EXISTS rebuild_heights`);
   await session.query(`CREATE TEMP TABLE rebuild_blocks (chain_id INTEGER, height BIGINT, hash VARCHAR)`);
@@ -442,6 +444,7 @@ export async function finishRebuild(session: Queryable): Promise<{ blocks: numbe
   );
   await session.query(`DROP TABLE rebuild_blocks`);
   await session.query(`DROP TABLE rebuild_heights`);
+  await session.query(`RESET work_mem`);
   return { blocks: blocks.rowCount, heights: heights.rowCount };
 }
 
