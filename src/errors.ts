@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   TOO_MANY_CONNECTIONS_FROM_ADDRESS: { status: 429, message: 'this address holds its maximum of node connections (MAX_CONNECTIONS_PER_IP)' },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'the server holds its maximum of node connections (MAX_CONNECTIONS)' },
   TOO_BUSY: { status: 503, message: 'the server holds too many large answers not yet sent; try again shortly' },
+  AMBIGUOUS_CHAIN: { status: 409, message: 'several chains have this name: name one with genesis_hash' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

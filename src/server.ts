@@ -18,6 +18,8 @@ import { registerApiRoutes } from './api/index.js';
 import { registerFeed } from './feed/index.js';
 import { registerMetricsRoute } from './metrics/route.js';
 import { requireApiToken } from './access/api-token.js';
+import { AnalyticsIngest } from './analytics/ingest.js';
+import { BlockSummarizer } from './analytics/summarizer.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -28,6 +30,8 @@ export interface RunningServer {
   ingestDb: Database;
   writer: BatchWriter;
   metrics: Metrics;
+  /** The block summary job of network analytics; null with ANALYTICS=false. */
+  summarizer: BlockSummarizer | null;
   ingest: IngestEndpoints;
   purger: Purger;
   /** Stops accepting, closes node sockets, writes everything buffered; resolves with rows lost. */
@@ -77,7 +81,11 @@ export async function startServer(settings: Settings, log: Logger, options: { db
     metrics,
     log,
     recordDrop,
+    settings.analytics ? new AnalyticsIngest(metrics) : null,
   );
+  // Network analytics: figures of settled blocks (docs/analytics.md).
+  const summarizer = settings.analytics ? new BlockSummarizer(ingestDb, { settleS: settings.analyticsSettleS, intervalS: settings.analyticsSummaryIntervalS }, metrics, log) : null;
+  summarizer?.start();
   const purger = new Purger(ingestDb, settings, metrics, log);
   await purger.start();
 
@@ -125,10 +133,11 @@ export async function startServer(settings: Settings, log: Logger, options: { db
       await closed;
       await feed.close();
       await purger.stop();
+      await summarizer?.stop();
       await databases.close();
       log.info({ stored: writer.stored, lost }, 'shut down');
       return lost;
     })());
 
-  return { app, port, db, ingestDb, writer, metrics, ingest, purger, close };
+  return { app, port, db, ingestDb, writer, metrics, summarizer, ingest, purger, close };
 }

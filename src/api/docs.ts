@@ -29,6 +29,7 @@ export function registerDocs(app: FastifyInstance): void {
         { name: 'nodes', description: 'Nodes and their messages' },
         { name: 'reputation', description: 'Peer reputation from system.network_state messages' },
         { name: 'benchmarks', description: 'Benchmarks, their events and host systems' },
+        { name: 'analytics', description: 'Network analytics: block propagation, forks, finality, uptime (docs/analytics.md). Durations in milliseconds' },
         { name: 'operations', description: 'Health, readiness, version and database statistics' },
       ],
     },

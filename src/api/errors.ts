@@ -24,14 +24,22 @@ export class ApiError extends AppError {
   readonly expected?: string;
   /** Every problem found, when there are several (the first is also in parameter/expected). */
   readonly problems?: ParameterProblem[];
+  /** Further fields of the error body, e.g. the choices of a 409. */
+  readonly extra?: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, details: { parameter?: string; in?: InputLocation; expected?: string; problems?: ParameterProblem[] } = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: { parameter?: string; in?: InputLocation; expected?: string; problems?: ParameterProblem[]; extra?: Record<string, unknown> } = {},
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
     this.name = 'ApiError';
     this.parameter = details.parameter;
     this.in = details.in;
     this.expected = details.expected;
     this.problems = details.problems;
+    this.extra = details.extra;
   }
 }
 
@@ -100,6 +108,7 @@ export function errorBody(error: AppError): Record<string, unknown> {
     if (error.in !== undefined) body.in = error.in;
     if (error.expected !== undefined) body.expected = error.expected;
     if (error.problems !== undefined && error.problems.length > 1) body.problems = error.problems;
+    if (error.extra !== undefined) Object.assign(body, error.extra);
   }
   return body;
 }

@@ -1,4 +1,4 @@
-// Registers the JSON query routes (nodes, logs, reputation, stats, benchmarks, host systems) in one
+// Registers the JSON query routes (nodes, logs, reputation, stats, benchmarks, host systems, analytics) in one
 // encapsulated plugin that shares: schema validation (validation.ts), the error format (errors.ts),
 // the serializer (json.ts), the statement timeout on every query, and the `requests` counter.
 import type { FastifyInstance } from 'fastify';
@@ -16,6 +16,7 @@ import { registerReputationRoutes } from './reputation.js';
 import { registerStatsRoutes } from './stats.js';
 import { registerBenchmarkRoutes } from './benchmarks.js';
 import { registerHostSystemRoutes } from './host-systems.js';
+import { registerAnalyticsRoutes } from './analytics.js';
 
 export interface ApiDeps {
   db: Database;
@@ -49,5 +50,6 @@ export async function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): Pr
     registerStatsRoutes(api, context);
     registerBenchmarkRoutes(api, context);
     registerHostSystemRoutes(api, context);
+    registerAnalyticsRoutes(api, context);
   });
 }

@@ -22,6 +22,7 @@ const NodesQuery = Type.Object({
   audit: Type.Optional(Type.Boolean({ description: '`true`: only connections to `/audit`; `false`: only connections to `/`' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: NODES_DEFAULT_LIMIT, description: pageLimitDescription(NODES_DEFAULT_LIMIT, 'nodes') })),
   cursor: Type.Optional(CursorParam()),
+  at: Type.Optional(TimeInput('Only the nodes connected at this instant, each as its latest connection open then')),
 });
 
 const NodeRow = Type.Object(
@@ -85,7 +86,9 @@ export function registerNodeRoutes(app: FastifyInstance, { run, settings }: ApiC
         description:
           'One entry per peer id (its latest connection row), ordered by peer id; connections that never told a peer id follow, one entry each. ' +
           '`connected` and `last_seen` consider every connection of the node, on every server sharing the database. ' +
-          'Paged: at most `limit` entries and API_MAX_RESPONSE_BYTES of JSON; `X-Next-Cursor` / `Link: rel="next"` lead to the rest.',
+          'Paged: at most `limit` entries and API_MAX_RESPONSE_BYTES of JSON; `X-Next-Cursor` / `Link: rel="next"` lead to the rest. ' +
+          'With `at`, only the nodes that had a connection open at that instant (opened at or before it, closed after it; an open connection lasts ' +
+          'until now while its server refreshes it, else until its last_seen), each as its latest connection open then.',
         querystring: NodesQuery,
         response: { 200: PagedArray(NodeRow), ...QUERY_ERRORS },
       },
@@ -93,7 +96,8 @@ export function registerNodeRoutes(app: FastifyInstance, { run, settings }: ApiC
     async (request, reply) => {
       const q = request.query;
       const after = decodeCursor(q.cursor, nodesCursor);
-      const page = await run((db) => listNodes(db, { chain: q.chain, audit: q.audit, connectedWindowS: CONNECTED_WINDOW_S }, { limit: q.limit ?? NODES_DEFAULT_LIMIT, maxBytes, after }));
+      const at = q.at === undefined ? undefined : (parseTime(q.at) as string);
+      const page = await run((db) => listNodes(db, { chain: q.chain, audit: q.audit, connectedWindowS: CONNECTED_WINDOW_S, at }, { limit: q.limit ?? NODES_DEFAULT_LIMIT, maxBytes, after }));
       const last = page.rows.at(-1);
       setNextPage(request, reply, page.more && last ? encodeCursor(last.peer_id === null ? ['a', last.id] : ['p', last.peer_id]) : null);
       return page.rows.map((r) => ({ ...r, created_at: formatTimestamp(r.created_at), last_seen: formatTimestamp(r.last_seen) }));

@@ -55,6 +55,9 @@ export interface Settings {
   maxConnections: number;
   maxConnectionsPerIp: number;
   logLevel: string;
+  analytics: boolean;
+  analyticsSettleS: number;
+  analyticsSummaryIntervalS: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -246,6 +249,9 @@ export const SETTINGS = [
   spec({ key: 'metricsPublic', env: 'METRICS_PUBLIC', defaultText: 'true', description: 'With `API_TOKEN` set, leave `/metrics`, `/health` and `/ready` open (false: they need the token too)', parse: boolean('METRICS_PUBLIC'), fallback: () => true }),
   spec({ key: 'maxConnections', env: 'MAX_CONNECTIONS', defaultText: '100_000', description: 'Ingestion connections open at once; further handshakes get HTTP 503', parse: integer('MAX_CONNECTIONS', 1), fallback: () => 100_000 }),
   spec({ key: 'maxConnectionsPerIp', env: 'MAX_CONNECTIONS_PER_IP', defaultText: '0 (unlimited)', description: 'Ingestion connections open at once from one address; further handshakes get HTTP 429', parse: integer('MAX_CONNECTIONS_PER_IP', 0), fallback: () => 0 }),
+  spec({ key: 'analytics', env: 'ANALYTICS', defaultText: 'true', description: 'Derive network analytics (block arrivals, finality: docs/analytics.md) from messages as they are stored, and summarize settled blocks; false stores messages only (the analytics routes then answer from what the tables hold)', parse: boolean('ANALYTICS'), fallback: () => true }),
+  spec({ key: 'analyticsSettleS', env: 'ANALYTICS_SETTLE_S', defaultText: '60', description: 'Seconds after its first seen when a block’s propagation figures are computed once and stored (until then, and after a late arrival, they are computed on each query)', parse: integer('ANALYTICS_SETTLE_S', 1, 86_400), fallback: () => 60 }),
+  spec({ key: 'analyticsSummaryIntervalS', env: 'ANALYTICS_SUMMARY_INTERVAL_S', defaultText: '10', description: 'Seconds between runs of the job that stores the figures of settled blocks (one server at a time)', parse: integer('ANALYTICS_SUMMARY_INTERVAL_S', 1, 3600), fallback: () => 10 }),
   spec({ key: 'logLevel', env: 'LOG_LEVEL', defaultText: 'info', description: 'trace, debug, info, warn, error or silent; `RUST_LOG` is accepted as an alias', parse: logLevel('LOG_LEVEL'), fallback: () => 'info' }),
 ] as const;
 

@@ -29,7 +29,8 @@ export class IngestConnection {
   ) {}
 
   handleMessage(data: Buffer): void {
-    this.lastFrameAt = Date.now();
+    const receivedAt = Date.now();
+    this.lastFrameAt = receivedAt;
     const { metrics, recordDrop, writer } = this.deps;
     metrics.bytesReceived.inc(data.length);
     const frame = parseFrame(data);
@@ -48,7 +49,7 @@ export class IngestConnection {
       return;
     }
     if (frame.identity !== null && node.learn(frame.identity)) writer.nodeChanged(node);
-    if (frame.row !== null) writer.enqueue(node, frame.row);
+    if (frame.row !== null) writer.enqueue(node, frame.row, receivedAt);
     else recordDrop(frame.drop ?? 'invalid_ts', 1, { ip: this.primary.ipAddr, msg: frame.msg });
   }
 

@@ -15,11 +15,14 @@ import { isDataError } from '../errors.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { NodeHandle } from './node.js';
 import type { DropReason, StoredRow } from './frame.js';
+import type { AnalyticsIngest, PendingFact } from '../analytics/ingest.js';
 
 interface PendingRow {
   node: NodeHandle;
   createdAt: string;
   logs: string;
+  // Network analytics: the message's fact (if any), derived when accepted, written in its batch's transaction.
+  fact: PendingFact | null;
 }
 
 interface Chunk {
@@ -66,6 +69,8 @@ export class BatchWriter extends EventEmitter {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly onDrop: DropListener,
+    /** Network analytics (ANALYTICS=true): derives facts from the messages and writes them with each batch. */
+    private readonly analytics: AnalyticsIngest | null = null,
   ) {
     super();
   }
@@ -78,8 +83,10 @@ export class BatchWriter extends EventEmitter {
     return this.paused;
   }
 
-  enqueue(node: NodeHandle, row: StoredRow): void {
-    this.queue.push({ node, createdAt: row.createdAt, logs: row.logs });
+  /** `receivedAt`: when the server read the frame (epoch ms), the receipt time of network analytics. */
+  enqueue(node: NodeHandle, row: StoredRow, receivedAt = Date.now()): void {
+    const fact = this.analytics === null ? null : this.analytics.derive(node, row, receivedAt);
+    this.queue.push({ node, createdAt: row.createdAt, logs: row.logs, fact });
     this.heldRows += 1;
     this.heldBytes += row.logs.length;
     this.queuedBytes += row.logs.length;
@@ -185,11 +192,13 @@ export class BatchWriter extends EventEmitter {
         while (chunks.length > 0) {
           const chunk = chunks[0];
           const started = process.hrtime.bigint();
+          const facts = this.analytics === null ? [] : await this.analytics.factRows(this.db, chunk.rows);
           try {
             await copyLogsOnce(
               this.db,
               chunk.id,
               chunk.rows.map((r) => ({ createdAt: r.createdAt, logs: r.logs, peerConnectionId: r.node.rowId as number, audit: r.node.audit })),
+              facts.length > 0 ? (tx) => (this.analytics as AnalyticsIngest).record(tx, facts) : undefined,
             );
           } catch (error) {
             if (!isDataError(error)) {
@@ -207,6 +216,7 @@ export class BatchWriter extends EventEmitter {
           }
           chunks.shift();
           this.chunkStored(chunk, started);
+          if (facts.length > 0) this.analytics?.committed(facts);
         }
         return;
       } catch (error) {

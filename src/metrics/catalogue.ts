@@ -122,6 +122,10 @@ export function createMetrics() {
     feedSlowViewersDisconnected: counter('tetcore_feed_slow_viewers_disconnected_total', '/feed viewers disconnected because their unsent data would pass FEED_MAX_BUFFERED_BYTES, or the cache dropped messages they were not sent yet'),
     feedTotalBudgetDisconnects: counter('tetcore_feed_total_budget_disconnects_total', '/feed viewers disconnected because all viewers\' unsent data passed FEED_MAX_TOTAL_BUFFERED_BYTES (the one with the most each time)'),
     feedUnsentBytes: gauge('tetcore_feed_unsent_bytes', 'Bytes of /feed data not yet handed to the OS or queued, all viewers together'),
+    // Network analytics.
+    analyticsFacts: counter('tetcore_analytics_facts_total', 'Facts derived from stored messages and written with them, by kind (arrival, finality)', ['kind']),
+    analyticsSummaryRuns: counter('tetcore_analytics_summary_runs_total', 'Runs of the block summary job, by outcome (ok, skipped: another server holds the lock, failed)', ['outcome']),
+    analyticsBlocksSummarized: counter('tetcore_analytics_blocks_summarized_total', 'Blocks whose figures the summary job stored'),
     /** Where scrape-time values come from; set by attachDatabase. */
     sources,
   };
@@ -129,6 +133,8 @@ export function createMetrics() {
   for (const reason of FEED_REFUSALS) metrics.feedSubscriptionsRefused.inc({ reason }, 0);
   for (const kind of ['error', 'abandoned']) metrics.feedRefreshFailures.inc({ kind }, 0);
   metrics.feedHandshakesRefused.inc({ reason: 'ORIGIN_FORBIDDEN' }, 0);
+  for (const kind of ['arrival', 'finality']) metrics.analyticsFacts.inc({ kind }, 0);
+  for (const outcome of ['ok', 'skipped', 'failed']) metrics.analyticsSummaryRuns.inc({ outcome }, 0);
   client.collectDefaultMetrics({ register: registry });
   return metrics;
 }

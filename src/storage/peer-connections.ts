@@ -83,6 +83,8 @@ export interface NodeFilters {
   audit?: boolean;
   /** A connection counts as connected if its server refreshed last_seen within this many seconds. */
   connectedWindowS: number;
+  /** Only nodes with a connection open at this instant (naive UTC text); the entry is the latest such connection. */
+  at?: string;
 }
 
 /** Where a page of nodes starts: after this peer id, or (past every named node) after this nameless connection. */
@@ -96,12 +98,20 @@ export interface NodesPage {
 
 const COLUMNS = 'id, ip_addr, peer_id, created_at, audit, name, chain, version, authority, startup_time, implementation';
 const LIVE = `(disconnected_at IS NULL AND last_seen > ${NOW_UTC} - make_interval(secs => $3))`;
+/**
+ * Open at $4: opened at or before it and ended after it. A connection ends at disconnected_at; an open one
+ * lasts until now while its server refreshes it, else until its last_seen (its server stopped).
+ */
+const OPEN_AT = `($4::timestamp IS NULL OR (created_at <= $4 AND
+  CASE WHEN disconnected_at IS NOT NULL THEN disconnected_at WHEN ${LIVE} THEN ${NOW_UTC} ELSE COALESCE(last_seen, created_at) END > $4))`;
 
 /**
  * One row per node (peer id): its latest connection row, with `connected` true when any of its connections
  * is open on a live server and `last_seen` the latest sign of life over all of them. Connections that never
- * told a peer id are listed one by one after the others (never collapsed into one). One page: `page.limit`
- * rows and about `page.maxBytes` at most, after `page.after` (keyset: peer id, then nameless connection id).
+ * told a peer id are listed one by one after the others (never collapsed into one). With `at`, only the
+ * nodes with a connection open then, each as its latest such connection (`connected`, `last_seen`: now).
+ * One page: `page.limit` rows and about `page.maxBytes` at most, after `page.after` (keyset: peer id, then
+ * nameless connection id).
  */
 export async function listNodes(db: Queryable, filters: NodeFilters, page: NodesPage): Promise<Page<NodeRow>> {
   const after = page.after;
@@ -110,22 +120,22 @@ export async function listNodes(db: Queryable, filters: NodeFilters, page: Nodes
   return readPage<NodeRow>(
     db,
     `WITH pc AS MATERIALIZED (
-       SELECT ${COLUMNS}, ${LIVE} AS live, GREATEST(last_seen, disconnected_at) AS seen
+       SELECT ${COLUMNS}, ${LIVE} AS live, GREATEST(last_seen, disconnected_at) AS seen, ${OPEN_AT} AS open_at
          FROM peer_connections
         WHERE ($1::varchar IS NULL OR chain = $1) AND ($2::boolean IS NULL OR audit = $2)
-          AND ($4::varchar IS NULL OR peer_id > $4 OR peer_id IS NULL)
-          AND ($5::int IS NULL OR (peer_id IS NULL AND id > $5))
+          AND ($5::varchar IS NULL OR peer_id > $5 OR peer_id IS NULL)
+          AND ($6::int IS NULL OR (peer_id IS NULL AND id > $6))
      ), latest AS (
-       SELECT DISTINCT ON (peer_id) ${COLUMNS} FROM pc WHERE peer_id IS NOT NULL ORDER BY peer_id, created_at DESC, id DESC
+       SELECT DISTINCT ON (peer_id) ${COLUMNS} FROM pc WHERE peer_id IS NOT NULL AND open_at ORDER BY peer_id, created_at DESC, id DESC
      ), liveness AS (
        SELECT peer_id, bool_or(live) AS connected, max(seen) AS last_seen FROM pc WHERE peer_id IS NOT NULL GROUP BY peer_id
      )
      SELECT l.*, v.connected, v.last_seen FROM latest l JOIN liveness v USING (peer_id)
      UNION ALL
-     SELECT ${COLUMNS}, live, seen FROM pc WHERE peer_id IS NULL
+     SELECT ${COLUMNS}, live, seen FROM pc WHERE peer_id IS NULL AND open_at
      ORDER BY peer_id NULLS LAST, id
-     LIMIT $6`,
-    [filters.chain ?? null, filters.audit ?? null, filters.connectedWindowS, afterPeer, afterAnonymous, page.limit + 1],
+     LIMIT $7`,
+    [filters.chain ?? null, filters.audit ?? null, filters.connectedWindowS, filters.at ?? null, afterPeer, afterAnonymous, page.limit + 1],
     page,
   );
 }

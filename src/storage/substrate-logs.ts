@@ -1,7 +1,7 @@
 // All SQL of `substrate_logs` but partitions (partitions.ts) and network-state reputation (reputation.ts):
 // the COPY text encoding of a batch and its exactly-once write (ingestion); messages per type, recent
 // messages of a node and the profiling targets of a benchmarked node (query API).
-import type { Database, Queryable } from './database.js';
+import type { Database, Queryable, Transaction } from './database.js';
 import { withOrderedScans, readPage, type Page, type PageOptions } from './query-runner.js';
 import { recordBatch } from './ingest-batches.js';
 
@@ -37,11 +37,15 @@ export async function copyLogs(db: Database, rows: readonly LogRow[]): Promise<n
   return db.copyText('substrate_logs', LOG_COLUMNS, encodeCopyRows(rows));
 }
 
-/** COPYs the rows and records `batchId` in the same transaction (see ingest-batches.ts). */
-export async function copyLogsOnce(db: Database, batchId: string, rows: readonly LogRow[]): Promise<number> {
+/**
+ * COPYs the rows and records `batchId` in the same transaction (see ingest-batches.ts); `alsoInTransaction`
+ * writes what was derived from the rows (network analytics) in that transaction too.
+ */
+export async function copyLogsOnce(db: Database, batchId: string, rows: readonly LogRow[], alsoInTransaction?: (tx: Transaction) => Promise<void>): Promise<number> {
   const payload = encodeCopyRows(rows);
   return db.transaction(async (tx) => {
     const copied = await tx.copyText('substrate_logs', LOG_COLUMNS, payload);
+    if (alsoInTransaction) await alsoInTransaction(tx);
     await recordBatch(tx, batchId, copied);
     return copied;
   });

@@ -1,0 +1,461 @@
+// All SQL that writes the analytics tables (migration 007): chain ids, the facts of a batch (inside the
+// batch's transaction), the per-block summaries of settled blocks, the purge, and the figures of a block
+// computed from its arrivals (shared with the query API, which computes them for blocks not summarized yet).
+import type { Database, Queryable, Transaction } from './database.js';
+import type { Fact } from '../analytics/derive.js';
+
+const NOW_UTC = `(now() AT TIME ZONE 'utc')`;
+/** Serialises the summary job (and analytics:rebuild) across servers sharing the database. */
+export const ANALYTICS_LOCK_KEY = 7_305_007;
+
+// ---------------------------------------------------------------------------------------------------
+// Chains
+
+export interface ChainKey {
+  chain: string;
+  genesisHash: string | null;
+}
+
+export const chainKeyText = (chain: string, genesisHash: string | null) => JSON.stringify([chain, genesisHash]);
+
+/** Ids of the given chains, creating the missing ones (idempotent: safe outside the batch's transaction). */
+export async function ensureChains(db: Queryable, keys: ChainKey[]): Promise<Map<string, number>> {
+  await db.query(
+    `INSERT INTO chains (chain, genesis_hash) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
+    [keys.map((k) => k.chain), keys.map((k) => k.genesisHash)],
+  );
+  const rows = await db.query<{ id: number; chain: string; genesis_hash: string | null }>(
+    `SELECT c.id, c.chain, c.genesis_hash FROM chains c JOIN unnest($1::text[], $2::text[]) k(chain, genesis_hash)
+        ON c.chain = k.chain AND c.genesis_hash IS NOT DISTINCT FROM k.genesis_hash`,
+    [keys.map((k) => k.chain), keys.map((k) => k.genesisHash)],
+  );
+  return new Map(rows.rows.map((r) => [chainKeyText(r.chain, r.genesis_hash), r.id]));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Facts of a batch
+
+export interface FactRow {
+  chainId: number;
+  peerId: string;
+  connectionId: number;
+  audit: boolean;
+  /** Naive UTC text. */
+  receivedAt: string;
+  nodeTs: string;
+  fact: Fact;
+}
+
+interface FirstOf {
+  at: string;
+  connectionId: number;
+  peerId: string;
+  audit: boolean;
+}
+
+/** Earliest row per key (times are naive UTC text of one format: they compare as text). */
+function firsts(rows: FactRow[], keyOf: (r: FactRow) => string): Map<string, { row: FactRow; first: FirstOf }> {
+  const out = new Map<string, { row: FactRow; first: FirstOf }>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const known = out.get(key);
+    if (known === undefined) out.set(key, { row, first: { at: row.receivedAt, connectionId: row.connectionId, peerId: row.peerId, audit: row.audit } });
+    else {
+      if (row.receivedAt < known.first.at) Object.assign(known.first, { at: row.receivedAt, connectionId: row.connectionId, peerId: row.peerId });
+      known.first.audit ||= row.audit;
+    }
+  }
+  return out;
+}
+
+/**
+ * Writes the facts of a batch inside its transaction: the arrivals and finality reports, the blocks and
+ * finalized heights they are the first report of (an existing row only moves to an earlier time, or gains
+ * the audit flag), and the blocks to re-summarize. The upserts sort their rows by key, so that concurrent
+ * batches lock rows in the same order (no deadlock).
+ */
+export async function recordFacts(tx: Transaction, rows: FactRow[]): Promise<void> {
+  const arrivals = rows.filter((r) => r.fact.kind === 'arrival');
+  const reports = rows.filter((r) => r.fact.kind === 'finality');
+  if (arrivals.length > 0) {
+    const blocks = [...firsts(arrivals, (r) => `${r.chainId}|${r.fact.height}|${r.fact.hash}`).values()];
+    await tx.query(
+      `WITH arrived AS (
+         INSERT INTO block_arrivals (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, origin, catch_up, audit)
+         SELECT * FROM unnest($1::int4[], $2::int8[], $3::text[], $4::text[], $5::int4[], $6::timestamp[], $7::timestamp[], $8::text[], $9::bool[], $10::bool[])
+       )
+       INSERT INTO block_summary_queue (chain_id, height, hash) SELECT * FROM unnest($11::int4[], $12::int8[], $13::text[])`,
+      [
+        arrivals.map((r) => r.chainId),
+        arrivals.map((r) => r.fact.height),
+        arrivals.map((r) => r.fact.hash),
+        arrivals.map((r) => r.peerId),
+        arrivals.map((r) => r.connectionId),
+        arrivals.map((r) => r.receivedAt),
+        arrivals.map((r) => r.nodeTs),
+        arrivals.map((r) => (r.fact.kind === 'arrival' ? r.fact.origin : null)),
+        arrivals.map((r) => r.fact.kind === 'arrival' && r.fact.catchUp),
+        arrivals.map((r) => r.audit),
+        blocks.map((b) => b.row.chainId),
+        blocks.map((b) => b.row.fact.height),
+        blocks.map((b) => b.row.fact.hash),
+      ],
+    );
+    await upsertFirstSeen(
+      tx,
+      blocks.map((b) => ({ chainId: b.row.chainId, height: b.row.fact.height, hash: b.row.fact.hash as string, ...b.first })),
+    );
+  }
+  if (reports.length > 0) {
+    await tx.query(
+      `INSERT INTO finality_reports (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, source, audit)
+       SELECT * FROM unnest($1::int4[], $2::int8[], $3::text[], $4::text[], $5::int4[], $6::timestamp[], $7::timestamp[], $8::text[], $9::bool[])`,
+      [
+        reports.map((r) => r.chainId),
+        reports.map((r) => r.fact.height),
+        reports.map((r) => r.fact.hash),
+        reports.map((r) => r.peerId),
+        reports.map((r) => r.connectionId),
+        reports.map((r) => r.receivedAt),
+        reports.map((r) => r.nodeTs),
+        reports.map((r) => (r.fact.kind === 'finality' ? r.fact.source : null)),
+        reports.map((r) => r.audit),
+      ],
+    );
+    const heights = [...firsts(reports, (r) => `${r.chainId}|${r.fact.height}`).values()];
+    await upsertFinalizedHeights(
+      tx,
+      heights.map((h) => ({ chainId: h.row.chainId, height: h.row.fact.height, ...h.first })),
+    );
+  }
+}
+
+interface FirstSeen extends FirstOf {
+  chainId: number;
+  height: number;
+  hash: string;
+}
+
+/**
+ * Blocks and their first seen. Rows already known at an earlier or equal time are filtered out before the
+ * upsert, so that only the first batch to report a block (or an earlier arrival) takes its row lock.
+ * An earlier first seen invalidates the block's summary.
+ */
+export async function upsertFirstSeen(db: Queryable, blocks: FirstSeen[]): Promise<void> {
+  if (blocks.length === 0) return;
+  await db.query(
+    `INSERT INTO blocks AS b (chain_id, height, hash, first_seen_at, first_seen_connection_id, first_seen_peer_id, audit)
+     SELECT n.chain_id, n.height, n.hash, n.at, n.connection_id, n.peer_id, n.audit
+       FROM unnest($1::int4[], $2::int8[], $3::text[], $4::timestamp[], $5::int4[], $6::text[], $7::bool[]) AS n(chain_id, height, hash, at, connection_id, peer_id, audit)
+      WHERE NOT EXISTS (SELECT 1 FROM blocks o WHERE o.chain_id = n.chain_id AND o.height = n.height AND o.hash = n.hash
+                           AND o.first_seen_at <= n.at AND (o.audit OR NOT n.audit))
+      ORDER BY n.chain_id, n.height, n.hash
+     ON CONFLICT (chain_id, height, hash) DO UPDATE SET
+       first_seen_at = LEAST(b.first_seen_at, EXCLUDED.first_seen_at),
+       first_seen_connection_id = CASE WHEN EXCLUDED.first_seen_at < b.first_seen_at THEN EXCLUDED.first_seen_connection_id ELSE b.first_seen_connection_id END,
+       first_seen_peer_id = CASE WHEN EXCLUDED.first_seen_at < b.first_seen_at THEN EXCLUDED.first_seen_peer_id ELSE b.first_seen_peer_id END,
+       audit = b.audit OR EXCLUDED.audit,
+       summarized_at = CASE WHEN EXCLUDED.first_seen_at < b.first_seen_at THEN NULL ELSE b.summarized_at END
+     WHERE EXCLUDED.first_seen_at < b.first_seen_at OR (EXCLUDED.audit AND NOT b.audit)`,
+    [
+      blocks.map((b) => b.chainId),
+      blocks.map((b) => b.height),
+      blocks.map((b) => b.hash),
+      blocks.map((b) => b.at),
+      blocks.map((b) => b.connectionId),
+      blocks.map((b) => b.peerId),
+      blocks.map((b) => b.audit),
+    ],
+  );
+}
+
+interface FirstReport extends FirstOf {
+  chainId: number;
+  height: number;
+}
+
+/** Finalized heights and their first report, as upsertFirstSeen does for blocks. */
+export async function upsertFinalizedHeights(db: Queryable, heights: FirstReport[]): Promise<void> {
+  if (heights.length === 0) return;
+  await db.query(
+    `INSERT INTO finalized_heights AS f (chain_id, height, first_reported_at, first_reported_connection_id, first_reported_peer_id, audit)
+     SELECT n.chain_id, n.height, n.at, n.connection_id, n.peer_id, n.audit
+       FROM unnest($1::int4[], $2::int8[], $3::timestamp[], $4::int4[], $5::text[], $6::bool[]) AS n(chain_id, height, at, connection_id, peer_id, audit)
+      WHERE NOT EXISTS (SELECT 1 FROM finalized_heights o WHERE o.chain_id = n.chain_id AND o.height = n.height
+                           AND o.first_reported_at <= n.at AND (o.audit OR NOT n.audit))
+      ORDER BY n.chain_id, n.height
+     ON CONFLICT (chain_id, height) DO UPDATE SET
+       first_reported_at = LEAST(f.first_reported_at, EXCLUDED.first_reported_at),
+       first_reported_connection_id = CASE WHEN EXCLUDED.first_reported_at < f.first_reported_at THEN EXCLUDED.first_reported_connection_id ELSE f.first_reported_connection_id END,
+       first_reported_peer_id = CASE WHEN EXCLUDED.first_reported_at < f.first_reported_at THEN EXCLUDED.first_reported_peer_id ELSE f.first_reported_peer_id END,
+       audit = f.audit OR EXCLUDED.audit
+     WHERE EXCLUDED.first_reported_at < f.first_reported_at OR (EXCLUDED.audit AND NOT f.audit)`,
+    [
+      heights.map((h) => h.chainId),
+      heights.map((h) => h.height),
+      heights.map((h) => h.at),
+      heights.map((h) => h.connectionId),
+      heights.map((h) => h.peerId),
+      heights.map((h) => h.audit),
+    ],
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Figures of a block, from its arrivals
+
+/** Columns of the figures; `blockFiguresSql` produces them, blocks stores them once summarized. */
+export const FIGURE_COLUMNS = [
+  'nodes_reported',
+  'propagation_arrivals',
+  'propagation_p50_ms',
+  'propagation_p90_ms',
+  'propagation_p99_ms',
+  'propagation_max_ms',
+  'arrival_connection_ids',
+  'arrival_delays_ms',
+] as const;
+
+/**
+ * SQL of the figures of the blocks `targetSql` selects (columns chain_id, height, hash, first_seen_at):
+ * each node's first arrival (by peer id, whatever connection), its delay after the block's first seen in
+ * whole milliseconds, nearest-rank percentiles (percentile_disc) of the delays of arrivals that are not
+ * catch-up, and those arrivals as two arrays ordered by connection id. One row per target block.
+ */
+export function blockFiguresSql(targetSql: string): string {
+  return `SELECT t.chain_id, t.height, t.hash, f.nodes_reported, f.propagation_arrivals,
+            f.pcts[1] AS propagation_p50_ms, f.pcts[2] AS propagation_p90_ms, f.pcts[3] AS propagation_p99_ms,
+            f.propagation_max_ms, f.arrival_connection_ids, f.arrival_delays_ms
+       FROM (${targetSql}) t
+      CROSS JOIN LATERAL (
+        SELECT count(*)::int4 AS nodes_reported,
+               (count(*) FILTER (WHERE NOT d.catch_up))::int4 AS propagation_arrivals,
+               percentile_disc(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY d.delay_ms) FILTER (WHERE NOT d.catch_up) AS pcts,
+               max(d.delay_ms) FILTER (WHERE NOT d.catch_up) AS propagation_max_ms,
+               COALESCE(array_agg(d.peer_connection_id ORDER BY d.peer_connection_id) FILTER (WHERE NOT d.catch_up), '{}') AS arrival_connection_ids,
+               COALESCE(array_agg(d.delay_ms ORDER BY d.peer_connection_id) FILTER (WHERE NOT d.catch_up), '{}') AS arrival_delays_ms
+          FROM (
+            SELECT DISTINCT ON (a.peer_id) a.peer_connection_id, a.catch_up,
+                   round(extract(epoch FROM a.received_at - t.first_seen_at) * 1000)::int4 AS delay_ms
+              FROM block_arrivals a
+             WHERE a.chain_id = t.chain_id AND a.height = t.height AND a.hash = t.hash
+             ORDER BY a.peer_id, a.received_at, a.peer_connection_id
+          ) d
+      ) f`;
+}
+
+const SET_FIGURES = FIGURE_COLUMNS.map((c) => `${c} = f.${c}`).join(', ');
+
+export interface SummaryRun {
+  /** Summarized blocks that received arrivals since (or an earlier first seen): summarized again. */
+  invalidated: number;
+  summarized: number;
+}
+
+/**
+ * One step of the summary job, in one transaction holding the analytics lock (null when another server
+ * holds it): takes the queue of blocks that received arrivals and clears the summary of those already
+ * summarized; then summarizes up to `limit` blocks first seen more than `settleS` seconds ago, oldest
+ * first. The queue is read before the arrivals (statement order), so an arrival committed after the queue
+ * was read leaves its queue row for the next step: a summary is never stale for longer than one step.
+ */
+export async function summarizeSettledBlocks(db: Database, settleS: number, limit: number): Promise<SummaryRun | null> {
+  return db.transaction(async (tx) => {
+    const lock = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [ANALYTICS_LOCK_KEY]);
+    if (!lock.rows[0].locked) return null;
+    const invalidated = await tx.query(
+      `WITH taken AS (DELETE FROM block_summary_queue RETURNING chain_id, height, hash)
+       UPDATE blocks b SET summarized_at = NULL
+         FROM (SELECT DISTINCT chain_id, height, hash FROM taken) t
+        WHERE b.chain_id = t.chain_id AND b.height = t.height AND b.hash = t.hash AND b.summarized_at IS NOT NULL`,
+    );
+    const summarized = await tx.query(
+      `UPDATE blocks b SET summarized_at = ${NOW_UTC}, ${SET_FIGURES}
+         FROM (${blockFiguresSql(
+           `SELECT chain_id, height, hash, first_seen_at FROM blocks
+             WHERE summarized_at IS NULL AND first_seen_at < ${NOW_UTC} - make_interval(secs => $1)
+             ORDER BY first_seen_at LIMIT $2`,
+         )}) f
+        WHERE b.chain_id = f.chain_id AND b.height = f.height AND b.hash = f.hash`,
+      [settleS, limit],
+    );
+    return { invalidated: invalidated.rowCount, summarized: summarized.rowCount };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Retention
+
+export interface AnalyticsPurgeResult {
+  arrivals: number;
+  finalityReports: number;
+  blocks: number;
+  finalizedHeights: number;
+}
+
+/**
+ * Removes the analytics rows of expiring (non-audit) nodes older than `cutoff` (naive UTC text): arrivals
+ * and finality reports received before it, then blocks and finalized heights first reported before it that
+ * no audit node reported. The arrivals of a connection are reached through its index, one expired
+ * connection at a time. Call it before the connections themselves are purged.
+ */
+export async function purgeAnalyticsBefore(db: Queryable, cutoff: string): Promise<AnalyticsPurgeResult> {
+  const expired = `SELECT id FROM peer_connections WHERE NOT audit AND created_at < $1`;
+  const arrivals = await db.query(
+    `DELETE FROM block_arrivals a USING (${expired}) pc WHERE a.peer_connection_id = pc.id AND a.received_at < $1 AND NOT a.audit`,
+    [cutoff],
+  );
+  const reports = await db.query(
+    `DELETE FROM finality_reports r USING (${expired}) pc WHERE r.peer_connection_id = pc.id AND r.received_at < $1 AND NOT r.audit`,
+    [cutoff],
+  );
+  const blocks = await db.query(`DELETE FROM blocks WHERE NOT audit AND first_seen_at < $1`, [cutoff]);
+  const heights = await db.query(`DELETE FROM finalized_heights WHERE NOT audit AND first_reported_at < $1`, [cutoff]);
+  // Left only when no summary job runs (ANALYTICS=false).
+  await db.query(`DELETE FROM block_summary_queue WHERE queued_at < $1`, [cutoff]);
+  return { arrivals: arrivals.rowCount, finalityReports: reports.rowCount, blocks: blocks.rowCount, finalizedHeights: heights.rowCount };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rebuild from substrate_logs (analytics:rebuild). The field rules of analytics/derive.ts, in SQL.
+
+const HEIGHT_RULE = (field: string) => `CASE jsonb_typeof(s.logs->'${field}')
+    WHEN 'number' THEN CASE WHEN (s.logs->'${field}')::numeric BETWEEN 0 AND 9007199254740991
+                             AND (s.logs->'${field}')::numeric = trunc((s.logs->'${field}')::numeric)
+                            THEN (s.logs->'${field}')::numeric::int8 END
+    WHEN 'string' THEN CASE WHEN s.logs->>'${field}' ~ '^[0-9]{1,15}$' THEN (s.logs->>'${field}')::int8 END END`;
+const HASH_RULE = (field: string) => `CASE WHEN jsonb_typeof(s.logs->'${field}') = 'string' AND length(s.logs->>'${field}') BETWEEN 1 AND 256 THEN s.logs->>'${field}' END`;
+const CATCH_UP = `('NetworkInitialSync', 'File', 'Genesis')`;
+/** Messages of identified connections (chain and peer id known), with their chain id. */
+const IDENTIFIED = `FROM substrate_logs s
+  JOIN peer_connections pc ON pc.id = s.peer_connection_id AND pc.chain IS NOT NULL AND pc.peer_id IS NOT NULL
+  JOIN chains c ON c.chain = pc.chain AND c.genesis_hash IS NOT DISTINCT FROM pc.genesis_hash`;
+
+/**
+ * Starts a rebuild of the facts of messages with created_at in [since, until) on `session` (one database
+ * session: the keys touched are collected in temporary tables): creates the chains of every identified
+ * connection, deletes the facts derived from those messages and remembers their blocks and heights.
+ */
+export async function beginRebuild(session: Queryable, since: string, until: string): Promise<{ arrivalsDeleted: number; reportsDeleted: number }> {
+  // A slice sorts its finality candidates per connection: in memory rather than on disk (reset by finishRebuild).
+  await session.query(`SET work_mem = '64MB'`);
+  await session.query(`DROP TABLE IF EXISTS rebuild_blocks`);
+  await session.query(`DROP TABLE IF EXISTS rebuild_heights`);
+  await session.query(`CREATE TEMP TABLE rebuild_blocks (chain_id INTEGER, height BIGINT, hash VARCHAR)`);
+  await session.query(`CREATE TEMP TABLE rebuild_heights (chain_id INTEGER, height BIGINT)`);
+  await session.query(
+    `INSERT INTO chains (chain, genesis_hash) SELECT DISTINCT chain, genesis_hash FROM peer_connections WHERE chain IS NOT NULL AND peer_id IS NOT NULL ON CONFLICT DO NOTHING`,
+  );
+  const arrivals = await session.query<{ n: number }>(
+    `WITH gone AS (DELETE FROM block_arrivals WHERE node_ts >= $1 AND node_ts < $2 RETURNING chain_id, height, hash),
+          kept AS (INSERT INTO rebuild_blocks SELECT DISTINCT chain_id, height, hash FROM gone RETURNING 1)
+     SELECT count(*)::int4 AS n FROM gone`,
+    [since, until],
+  );
+  const reports = await session.query<{ n: number }>(
+    `WITH gone AS (DELETE FROM finality_reports WHERE node_ts >= $1 AND node_ts < $2 RETURNING chain_id, height),
+          kept AS (INSERT INTO rebuild_heights SELECT DISTINCT chain_id, height FROM gone RETURNING 1)
+     SELECT count(*)::int4 AS n FROM gone`,
+    [since, until],
+  );
+  return { arrivalsDeleted: arrivals.rows[0].n, reportsDeleted: reports.rows[0].n };
+}
+
+export interface RebuildSlice {
+  /** Messages of the slice that can carry a fact (block.import, notify.finalized, system.interval). */
+  candidates: number;
+  arrivals: number;
+  reports: number;
+}
+
+/**
+ * Derives the facts of the messages with created_at in [from, to), one statement (atomic): arrivals of
+ * every block.import; finality reports of notify.finalized and system.interval that raise their
+ * connection's finalized height, in (created_at, id) order, after its reports of earlier messages.
+ * Rebuilt rows take the node's ts as received_at (old messages have no receipt time).
+ */
+export async function rebuildSlice(session: Queryable, from: string, to: string): Promise<RebuildSlice> {
+  const result = await session.query<RebuildSlice>(
+    `WITH arrivals AS (
+       INSERT INTO block_arrivals (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, origin, catch_up, rebuilt, audit)
+       SELECT chain_id, height, hash, peer_id, peer_connection_id, created_at, created_at, origin, COALESCE(origin IN ${CATCH_UP}, FALSE), TRUE, audit
+         FROM (SELECT c.id AS chain_id, ${HEIGHT_RULE('height')} AS height, ${HASH_RULE('best')} AS hash, pc.peer_id, s.peer_connection_id, s.created_at,
+                      CASE WHEN jsonb_typeof(s.logs->'origin') = 'string' THEN s.logs->>'origin' END AS origin, s.audit
+                 ${IDENTIFIED}
+                WHERE s.msg = 'block.import' AND s.created_at >= $1 AND s.created_at < $2) m
+        WHERE height IS NOT NULL AND hash IS NOT NULL
+       RETURNING chain_id, height, hash
+     ), arrival_keys AS (
+       INSERT INTO rebuild_blocks SELECT DISTINCT chain_id, height, hash FROM arrivals RETURNING 1
+     ), candidates AS (
+       SELECT c.id AS chain_id, pc.peer_id, s.id, s.peer_connection_id, s.created_at, s.audit, s.msg,
+              CASE WHEN s.msg = 'notify.finalized' THEN ${HEIGHT_RULE('height')} ELSE ${HEIGHT_RULE('finalized_height')} END AS height,
+              CASE WHEN s.msg = 'notify.finalized' THEN ${HASH_RULE('best')} ELSE ${HASH_RULE('finalized_hash')} END AS hash
+         ${IDENTIFIED}
+        WHERE s.msg IN ('notify.finalized', 'system.interval') AND s.created_at >= $1 AND s.created_at < $2
+     ), valid AS (
+       SELECT * FROM candidates WHERE height IS NOT NULL
+     ), prior AS (
+       SELECT r.peer_connection_id, max(r.height) AS height FROM finality_reports r
+        WHERE r.peer_connection_id IN (SELECT DISTINCT peer_connection_id FROM valid) AND r.node_ts < $1
+        GROUP BY r.peer_connection_id
+     ), rising AS (
+       SELECT v.*, GREATEST(COALESCE(p.height, -1),
+                COALESCE(max(v.height) OVER (PARTITION BY v.peer_connection_id ORDER BY v.created_at, v.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS before
+         FROM valid v LEFT JOIN prior p ON p.peer_connection_id = v.peer_connection_id
+     ), reports AS (
+       INSERT INTO finality_reports (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, source, rebuilt, audit)
+       SELECT chain_id, height, hash, peer_id, peer_connection_id, created_at, created_at, msg, TRUE, audit FROM rising WHERE height > before
+       RETURNING chain_id, height
+     ), report_keys AS (
+       INSERT INTO rebuild_heights SELECT DISTINCT chain_id, height FROM reports RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM candidates)::int4 + (SELECT count(*) FROM arrivals)::int4 AS candidates,
+            (SELECT count(*) FROM arrivals)::int4 AS arrivals, (SELECT count(*) FROM reports)::int4 AS reports,
+            (SELECT count(*) FROM arrival_keys) + (SELECT count(*) FROM report_keys) AS keys`,
+    [from, to],
+  );
+  const { candidates, arrivals, reports } = result.rows[0];
+  return { candidates, arrivals, reports };
+}
+
+/**
+ * Ends a rebuild: recomputes the blocks and finalized heights it touched from their arrivals and reports
+ * (earliest first; ties by connection id), their summaries to be made again. Returns the keys recomputed.
+ */
+export async function finishRebuild(session: Queryable): Promise<{ blocks: number; heights: number }> {
+  await session.query(`DELETE FROM blocks b USING (SELECT DISTINCT * FROM rebuild_blocks) k WHERE b.chain_id = k.chain_id AND b.height = k.height AND b.hash = k.hash`);
+  const blocks = await session.query(
+    `INSERT INTO blocks (chain_id, height, hash, first_seen_at, first_seen_connection_id, first_seen_peer_id, audit)
+     SELECT DISTINCT ON (a.chain_id, a.height, a.hash) a.chain_id, a.height, a.hash, a.received_at, a.peer_connection_id, a.peer_id,
+            bool_or(a.audit) OVER (PARTITION BY a.chain_id, a.height, a.hash)
+       FROM (SELECT DISTINCT * FROM rebuild_blocks) k
+       JOIN block_arrivals a ON a.chain_id = k.chain_id AND a.height = k.height AND a.hash = k.hash
+      ORDER BY a.chain_id, a.height, a.hash, a.received_at, a.peer_connection_id`,
+  );
+  await session.query(`DELETE FROM finalized_heights f USING (SELECT DISTINCT * FROM rebuild_heights) k WHERE f.chain_id = k.chain_id AND f.height = k.height`);
+  const heights = await session.query(
+    `INSERT INTO finalized_heights (chain_id, height, first_reported_at, first_reported_connection_id, first_reported_peer_id, audit)
+     SELECT DISTINCT ON (r.chain_id, r.height) r.chain_id, r.height, r.received_at, r.peer_connection_id, r.peer_id,
+            bool_or(r.audit) OVER (PARTITION BY r.chain_id, r.height)
+       FROM (SELECT DISTINCT * FROM rebuild_heights) k
+       JOIN finality_reports r ON r.chain_id = k.chain_id AND r.height = k.height
+      ORDER BY r.chain_id, r.height, r.received_at, r.peer_connection_id`,
+  );
+  await session.query(`DROP TABLE rebuild_blocks`);
+  await session.query(`DROP TABLE rebuild_heights`);
+  await session.query(`RESET work_mem`);
+  return { blocks: blocks.rowCount, heights: heights.rowCount };
+}
+
+/** The span of created_at of the stored messages. */
+export async function messageSpan(db: Queryable): Promise<{ oldest: string | null; newest: string | null }> {
+  const result = await db.query<{ oldest: string | null; newest: string | null }>(`SELECT min(created_at) AS oldest, max(created_at) AS newest FROM substrate_logs`);
+  return result.rows[0];
+}
+
+/** Messages with created_at in [from, to) (the rebuild's progress and rate). */
+export async function messagesBetween(db: Queryable, from: string, to: string): Promise<number> {
+  const result = await db.query<{ n: number }>(`SELECT count(*)::int8 AS n FROM substrate_logs WHERE created_at >= $1 AND created_at < $2`, [from, to]);
+  return Number(result.rows[0].n);
+}
