@@ -60,6 +60,21 @@ export async function touchConnections(db: Queryable, ids: number[]): Promise<vo
   await db.query(`UPDATE peer_connections SET last_seen = ${NOW_UTC} WHERE id = ANY($1::int[])`, [ids]);
 }
 
+/**
+ * Deletes the closed, non-audit connections that disconnected before `closedBefore` (the purge's cutoff)
+ * and have no message left. Only connections closed within the purged time range are examined: one that
+ * closed later still has messages, or is examined by a later purge.
+ */
+export async function deleteOrphanConnections(db: Queryable, closedBefore: string): Promise<number> {
+  const result = await db.query(
+    `DELETE FROM peer_connections pc
+      WHERE NOT pc.audit AND pc.disconnected_at < $1
+        AND NOT EXISTS (SELECT 1 FROM substrate_logs_expiring s WHERE s.peer_connection_id = pc.id)`,
+    [closedBefore],
+  );
+  return result.rowCount;
+}
+
 // Reads for the query API.
 export interface NodeRow {
   id: number;
