@@ -1,9 +1,11 @@
 // Benchmark 4 — purge: the server's Purger (src/purge/purger.ts) on many expired rows in hourly partitions.
-// Measures (1) the wall time of a purge of --rows expired rows, with each statement timed, (2) the longest
-// stall of a concurrent writer (COPY of small batches into the current partition, as the server's writer
-// does) during that purge and during a second purge that meets a reader holding substrate_logs for
-// --hold-s seconds, (3) the disk space given back: at once by the purge, and by a plain DELETE of the same
-// rows from an unpartitioned copy with the same indexes (how the reference purged), before and after VACUUM.
+// Measures (1) the wall time of a purge of --rows expired rows, with each statement timed, (2) how long a
+// concurrent writer (COPY of small batches into the current partition, as the server's writer does) was
+// held up during that purge and during a second purge that meets a reader holding substrate_logs for
+// --hold-s seconds: the longest time its session waited for a lock (pg_stat_activity sampled every 5 ms,
+// what a purge can cause) and its batch latencies (which also show the machine's load), (3) the disk space
+// given back: at once by the purge, and by a plain DELETE of the same rows from an unpartitioned copy with
+// the same indexes (how the reference purged), before and after VACUUM.
 //
 // The rows are generated in the database (INSERT … SELECT generate_series straight into each partition):
 // the one place where not going through the writer is right.
@@ -88,6 +90,8 @@ function concurrentWriter(db: PostgresDatabase, connectionId: number) {
 
 interface Timed {
   sql: string;
+  /** performance.now() at its start. */
+  at: number;
   ms: number;
   rows: number;
 }
@@ -99,10 +103,10 @@ function timed(db: PostgresDatabase, log: Timed[]): Database {
       const t0 = performance.now();
       try {
         const r = await tx.query(sql, params);
-        log.push({ sql, ms: performance.now() - t0, rows: r.rowCount });
+        log.push({ sql, at: t0, ms: performance.now() - t0, rows: r.rowCount });
         return r;
       } catch (error) {
-        log.push({ sql: `${sql} [${(error as { code?: string }).code ?? 'error'}]`, ms: performance.now() - t0, rows: 0 });
+        log.push({ sql: `${sql} [${(error as { code?: string }).code ?? 'error'}]`, at: t0, ms: performance.now() - t0, rows: 0 });
         throw error;
       }
     }) as Transaction['query'],
@@ -110,9 +114,9 @@ function timed(db: PostgresDatabase, log: Timed[]): Database {
       const t0 = performance.now();
       try {
         await tx.exec(script);
-        log.push({ sql: script, ms: performance.now() - t0, rows: 0 });
+        log.push({ sql: script, at: t0, ms: performance.now() - t0, rows: 0 });
       } catch (error) {
-        log.push({ sql: `${script} [${(error as { code?: string }).code ?? 'error'}]`, ms: performance.now() - t0, rows: 0 });
+        log.push({ sql: `${script} [${(error as { code?: string }).code ?? 'error'}]`, at: t0, ms: performance.now() - t0, rows: 0 });
         throw error;
       }
     },
@@ -144,6 +148,46 @@ function phases(log: Timed[]): Record<string, number> {
   return out;
 }
 
+/** When, after `start`, the last statement of a phase ended: the expired rows were invisible (detach), their disk space back (drop). */
+function milestones(log: Timed[], start: number): Record<string, number> {
+  const end = (phase: string) => round(Math.max(0, ...log.filter((e) => phaseOf(e.sql) === phase).map((e) => e.at + e.ms - start)), 0);
+  return { 'expired rows invisible to queries (ms)': end('detach'), 'disk space given back (ms)': end('drop') };
+}
+
+/**
+ * Samples pg_stat_activity every few ms: the longest time a writer's session waited for a heavyweight
+ * lock (what a purge holding or queueing a lock would cause), and the total.
+ */
+function writerLockWaits(client: pg.Client, applicationName: string) {
+  let running = true;
+  const since = new Map<number, number>();
+  let longest = 0;
+  let samples = 0;
+  let waitingSamples = 0;
+  const loop = (async () => {
+    while (running) {
+      const r = await client.query<{ pid: number; wait: string | null }>(`SELECT pid, wait_event_type AS wait FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'`, [applicationName]);
+      const now = performance.now();
+      const waiting = new Set(r.rows.filter((row) => row.wait === 'Lock').map((row) => row.pid));
+      samples++;
+      if (waiting.size > 0) waitingSamples++;
+      for (const pid of waiting) if (!since.has(pid)) since.set(pid, now);
+      for (const [pid, t] of since) {
+        longest = Math.max(longest, now - t);
+        if (!waiting.has(pid)) since.delete(pid);
+      }
+      await sleep(5);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { samples, samplesWithAWriterWaitingForALock: waitingSamples, longestLockWaitMs: round(longest, 0) };
+    },
+  };
+}
+
 async function bytesOf(client: pg.Client, where: string, params: unknown[] = []): Promise<number> {
   const r = await client.query<{ bytes: string | null }>(`SELECT sum(pg_total_relation_size(c.oid))::int8 AS bytes FROM pg_class c WHERE ${where}`, params);
   return Number(r.rows[0]!.bytes ?? 0);
@@ -161,7 +205,9 @@ export async function purge(argv: string[]): Promise<void> {
   const perHour = Math.ceil(rows / hours);
   const created = await createPostgresDatabase();
   const db = new PostgresDatabase({ url: created.url, poolSize: 4, maxWriters: 2, applicationName: 'tetcore-bench' });
+  const writerDb = new PostgresDatabase({ url: created.url, poolSize: 2, maxWriters: 2, applicationName: 'tetcore-bench-writer' });
   const admin = await connect(created.url);
+  const sampler = await connect(created.url);
   try {
     await migrate(db);
     // Layout, oldest first: `hours` expired partitions for the first purge, one for the second (with a
@@ -237,7 +283,7 @@ export async function purge(argv: string[]): Promise<void> {
     const metrics = createMetrics();
 
     // Baseline of the writer without any purge.
-    const baselineWriter = concurrentWriter(db, live);
+    const baselineWriter = concurrentWriter(writerDb, live);
     await sleep(3000);
     const baseline = await baselineWriter.stop();
 
@@ -245,13 +291,17 @@ export async function purge(argv: string[]): Promise<void> {
     const statements1: Timed[] = [];
     const databaseBefore1 = Number((await admin.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b')).rows[0]!.b);
     const purger1 = new Purger(timed(retention, statements1), settings, metrics, log, { clock: () => now - HOUR });
-    const writer1 = concurrentWriter(db, live);
+    const writer1 = concurrentWriter(writerDb, live);
+    const waits1 = writerLockWaits(sampler, 'tetcore-bench-writer');
     await sleep(300);
     const p0 = performance.now();
     const report1 = (await purger1.purge()) as PurgeReport;
     const purgeSeconds = (performance.now() - p0) / 1000;
     await sleep(300);
     const writerDuring1 = await writer1.stop();
+    const writerWaits1 = await waits1.stop();
+    const milestones1 = milestones(statements1, p0);
+    const expiredBytesAfter = await bytesOf(admin, `c.relname = ANY($1)`, [report1.partitionsDropped]);
     const databaseAfter1 = Number((await admin.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b')).rows[0]!.b);
     const left1 = Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM substrate_logs WHERE created_at < $1`, [utcText(cutoff1)])).rows[0]!.n);
 
@@ -261,7 +311,9 @@ export async function purge(argv: string[]): Promise<void> {
       const statements2: Timed[] = [];
       const reader = await connect(created.url);
       const purger2 = new Purger(timed(retention, statements2), settings, metrics, log, { clock: () => now });
-      const writer2 = concurrentWriter(db, live);
+      const target = (await listPartitions(db)).find((p) => p.fromMs === cutoff1)!.name;
+      const writer2 = concurrentWriter(writerDb, live);
+      const waits2 = writerLockWaits(sampler, 'tetcore-bench-writer');
       await reader.query('BEGIN');
       await reader.query(`SELECT count(*) FROM substrate_logs WHERE created_at >= $1 AND created_at < $2 AND peer_connection_id = 1`, [utcText(cutoff1), utcText(cutoff2)]);
       const r0 = performance.now();
@@ -269,18 +321,22 @@ export async function purge(argv: string[]): Promise<void> {
       await sleep(holdS * 1000);
       const released = performance.now();
       await reader.query('COMMIT');
+      while ((await admin.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [target])).rows[0]!.t !== null) await sleep(10);
+      const dropped = performance.now();
       const report2 = (await run) as PurgeReport;
       const done = performance.now();
       await sleep(300);
       const writerDuring2 = await writer2.stop();
+      const writerWaits2 = await waits2.stop();
       await reader.end();
       withReader = {
         holdSeconds: holdS,
         purgeSeconds: round((done - r0) / 1000, 2),
-        removedAfterReaderEndedMs: round(done - released, 0),
+        droppedAfterReaderEndedMs: round(dropped - released, 0),
         lockWaits: report2.lockWaits,
         partitionsDropped: report2.partitionsDropped.length,
         writer: writerDuring2,
+        writerLockWaits: writerWaits2,
         statements: summariseStatements(statements2),
       };
     }
@@ -292,20 +348,22 @@ export async function purge(argv: string[]): Promise<void> {
       const deleter = await connect(created.url);
       const copyBytes = () => bytesOf(admin, `c.relname = 'substrate_logs_copy' OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'substrate_logs_copy'::regclass)`);
       const before = await copyBytes();
-      const writer3 = concurrentWriter(db, live);
+      const writer3 = concurrentWriter(writerDb, live);
+      const waits3 = writerLockWaits(sampler, 'tetcore-bench-writer');
       await sleep(300);
       const d0 = performance.now();
       const deleted = await deleter.query('DELETE FROM substrate_logs_copy WHERE created_at < $1', [utcText(cutoff1)]);
       const seconds = (performance.now() - d0) / 1000;
       await sleep(300);
       const writerDuring3 = await writer3.stop();
+      const writerWaits3 = await waits3.stop();
       const afterDelete = await copyBytes();
       const v0 = performance.now();
       await deleter.query('VACUUM substrate_logs_copy');
       const vacuumSeconds = (performance.now() - v0) / 1000;
       const afterVacuum = await copyBytes();
       await deleter.end();
-      deleteResult = { seconds: round(seconds, 2), rowsDeleted: deleted.rowCount ?? 0, writer: writerDuring3, bytesBefore: before, bytesAfterDelete: afterDelete, vacuumSeconds: round(vacuumSeconds, 1), bytesAfterVacuum: afterVacuum };
+      deleteResult = { seconds: round(seconds, 2), rowsDeleted: deleted.rowCount ?? 0, writer: writerDuring3, writerLockWaits: writerWaits3, bytesBefore: before, bytesAfterDelete: afterDelete, vacuumSeconds: round(vacuumSeconds, 1), bytesAfterVacuum: afterVacuum };
     }
 
     table('purge of expired rows', [
@@ -315,10 +373,11 @@ export async function purge(argv: string[]): Promise<void> {
         seconds: round(purgeSeconds, 3),
         'partitions dropped': report1.partitionsDropped.length,
         'expired left': left1,
-        'disk before GB': gb(databaseBefore1),
-        'disk after GB': gb(databaseAfter1),
-        'writer max ms': writerDuring1.maxMs,
-        'writer p99 ms': writerDuring1.p99Ms,
+        'their disk before GB': gb(expiredBytes),
+        'their disk after GB': gb(expiredBytesAfter),
+        'writer longest lock wait ms': writerWaits1.longestLockWaitMs,
+        'writer batch max ms': writerDuring1.maxMs,
+        'writer batch p99 ms': writerDuring1.p99Ms,
       },
       ...(deleteResult
         ? [{
@@ -327,20 +386,24 @@ export async function purge(argv: string[]): Promise<void> {
             seconds: deleteResult.seconds as number,
             'partitions dropped': 0,
             'expired left': 0,
-            'disk before GB': gb(deleteResult.bytesBefore as number),
-            'disk after GB': gb(deleteResult.bytesAfterDelete as number),
-            'writer max ms': (deleteResult.writer as WriterStats).maxMs,
-            'writer p99 ms': (deleteResult.writer as WriterStats).p99Ms,
+            'their disk before GB': gb(deleteResult.bytesBefore as number),
+            'their disk after GB': gb(deleteResult.bytesAfterDelete as number),
+            'writer longest lock wait ms': (deleteResult.writerLockWaits as { longestLockWaitMs: number }).longestLockWaitMs,
+            'writer batch max ms': (deleteResult.writer as WriterStats).maxMs,
+            'writer batch p99 ms': (deleteResult.writer as WriterStats).p99Ms,
           }]
         : []),
     ]);
+    keyValues('first purge: milestones after its start', milestones1);
     keyValues('first purge: time per phase (ms)', phases(statements1));
     table('first purge: statements (each timed)', summariseStatements(statements1));
     if (withReader) {
       keyValues(`second purge: a reader holds substrate_logs for ${holdS} s`, {
         'purge wall time s': withReader.purgeSeconds,
-        'partition gone after the reader ended (ms)': withReader.removedAfterReaderEndedMs,
+        'partition dropped after the reader ended (ms)': withReader.droppedAfterReaderEndedMs,
         'attempts that waited (lock timeout 1 s)': withReader.lockWaits,
+        'writer longest lock wait ms': (withReader.writerLockWaits as { longestLockWaitMs: number }).longestLockWaitMs,
+        'samples with a writer waiting for a lock': (withReader.writerLockWaits as { samplesWithAWriterWaitingForALock: number }).samplesWithAWriterWaitingForALock,
         'writer batches': (withReader.writer as WriterStats).batches,
         'writer max ms': (withReader.writer as WriterStats).maxMs,
         'writer p99 ms': (withReader.writer as WriterStats).p99Ms,
@@ -362,7 +425,7 @@ export async function purge(argv: string[]): Promise<void> {
       expiredRows,
       expiredBytes,
       generateSeconds: round(generateSeconds),
-      purge: { seconds: round(purgeSeconds, 3), phases: phases(statements1), statements: summariseStatements(statements1), report: { ...report1, partitionsDropped: report1.partitionsDropped.length }, expiredLeft: left1, databaseBytesBefore: databaseBefore1, databaseBytesAfter: databaseAfter1, writer: writerDuring1 },
+      purge: { seconds: round(purgeSeconds, 3), milestones: milestones1, writerLockWaits: writerWaits1, expiredBytesAfter, phases: phases(statements1), statements: summariseStatements(statements1), report: { ...report1, partitionsDropped: report1.partitionsDropped.length }, expiredLeft: left1, databaseBytesBefore: databaseBefore1, databaseBytesAfter: databaseAfter1, writer: writerDuring1 },
       withReader,
       delete: deleteResult,
       writerBaseline: baseline,
@@ -371,6 +434,8 @@ export async function purge(argv: string[]): Promise<void> {
     });
   } finally {
     await admin.end().catch(() => {});
+    await sampler.end().catch(() => {});
+    await writerDb.close().catch(() => {});
     await db.close().catch(() => {});
     await created.drop();
   }

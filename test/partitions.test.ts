@@ -14,6 +14,8 @@ import { Purger } from '../src/purge/purger.js';
 import { listPartitions, partitionName, plannedRanges, utcText, type Range } from '../src/storage/partitions.js';
 import { copyLogs } from '../src/storage/substrate-logs.js';
 import { parseSettings } from '../src/config/settings.js';
+import { startTestServer, waitFor } from './helpers/server.js';
+import { connectNode } from './helpers/fixtures.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -143,6 +145,23 @@ for (const backend of BACKENDS) {
         }
       });
     }
+
+    it('a message dated past the partitions ahead is refused by the database and counted; the rest of its batch is stored', async () => {
+      const server = await startTestServer(backend, { LOG_EXPIRY_H: '3' }, { clock: () => at('2024-03-10T05:00:00Z') });
+      try {
+        const frame = (iso: string, height: number) => `{"id":1,"ts":"${iso}","payload":{"height":${height},"msg":"block.import"}}`;
+        const node = await connectNode(server.url('/'));
+        // The partitions reach 2024-03-10 09:00 (3 ahead); the real clock is later still, so the parser lets all three through.
+        await node.send(frame('2024-03-10T05:00:01Z', 1), frame('2024-03-10T09:00:00Z', 2), frame('2020-01-01T00:00:00Z', 3));
+        const dropped = () => server.metrics.messagesDropped.get().then((m) => m.values.find((v) => v.labels.reason === 'rejected_by_database')?.value ?? 0);
+        await waitFor(async () => (await dropped()) === 1, 'one message counted as rejected');
+        await waitFor(async () => Number((await server.db.query<{ n: number }>('SELECT count(*) AS n FROM substrate_logs')).rows[0].n) === 2, 'the other two stored');
+        assert.equal(await partitionOf(server.db, 3), 'substrate_logs_before_20240310_04');
+        await node.close();
+      } finally {
+        await server.dispose();
+      }
+    });
 
     it('attaches new partitions without touching the messages in the MINVALUE partition', async () => {
       const { db, drop } = await freshDatabase(backend);

@@ -170,10 +170,10 @@ export class Purger {
         if (!(await tryPurgeLock(session))) return;
         report.ran = true;
         try {
-          await setPurgeSession(session, this.timings.purgeLockTimeoutMs);
+          await setPurgeSession(session, this.timings.purgeLockTimeoutMs, this.db.kind === 'postgres');
           await this.purgeOn(session, report);
         } finally {
-          await setPurgeSession(session, null);
+          await setPurgeSession(session, null, this.db.kind === 'postgres');
           await releasePurgeLock(session);
         }
       });

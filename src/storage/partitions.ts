@@ -244,11 +244,13 @@ export async function dropDetached(session: Queryable, names: readonly string[])
 }
 
 /**
- * Session settings of the purge. Its commits need not wait for the disk: after a crash, a detach whose
- * commit was lost is simply done again (a DROP's commit is flushed by PostgreSQL anyway).
+ * Session settings of the purge (null: back to the defaults). With `asyncCommit` its commits do not wait
+ * for the disk: after a crash, a detach whose commit was lost is simply done again (a DROP's commit is
+ * flushed by PostgreSQL anyway). Not for the embedded database, whose one session is the writer's too.
  */
-export async function setPurgeSession(session: Transaction, lockTimeoutMs: number | null): Promise<void> {
-  await session.exec(lockTimeoutMs === null ? 'RESET lock_timeout; RESET synchronous_commit' : `SET lock_timeout = ${lockTimeoutSql(lockTimeoutMs)}; SET synchronous_commit = off`);
+export async function setPurgeSession(session: Transaction, lockTimeoutMs: number | null, asyncCommit: boolean): Promise<void> {
+  if (lockTimeoutMs === null) await session.exec(`RESET lock_timeout${asyncCommit ? '; RESET synchronous_commit' : ''}`);
+  else await session.exec(`SET lock_timeout = ${lockTimeoutSql(lockTimeoutMs)}${asyncCommit ? '; SET synchronous_commit = off' : ''}`);
 }
 
 /** Expired partitions already detached but not dropped (the server stopped in between). */
