@@ -24,11 +24,13 @@ import { parseSettings } from '../src/config/settings.js';
 import { createPostgresDatabase, connect, round } from './lib/db.js';
 import { table, save, keyValues, sleep } from './lib/report.js';
 
-export const PURGE_USAGE = `purge [--rows 10000000] [--hours 20] [--kept-hours 2] [--peers 100] [--hold-s 60] [--no-delete]
+export const PURGE_USAGE = `purge [--rows 10000000] [--hours 20] [--kept-hours 2] [--peers 100] [--hold-s 60] [--old-rows 2000000] [--no-delete]
   --rows N        expired rows, spread evenly over --hours hourly partitions, purged by the first purge
   --kept-hours H  hours of rows after the cutoff (same rate) that must be kept
   --hold-s S      second purge: one more expired partition, while a reader holds substrate_logs for S s
                   (0 skips it)
+  --old-rows N    then: N rows dated 2020 in the MINVALUE partition, and partitions attached beside them
+                  (the case that used to move rows out of the DEFAULT partition under a lock; 0 skips it)
   --no-delete     skip the reference (DELETE of the same rows from an unpartitioned copy)`;
 
 const options = {
@@ -37,6 +39,7 @@ const options = {
   'kept-hours': { type: 'string', default: '2' },
   peers: { type: 'string', default: '100' },
   'hold-s': { type: 'string', default: '60' },
+  'old-rows': { type: 'string', default: '2000000' },
   'no-delete': { type: 'boolean', default: false },
 } satisfies ParseArgsConfig['options'];
 
@@ -340,9 +343,27 @@ export async function purge(argv: string[]): Promise<void> {
         statements: summariseStatements(statements2),
       };
     }
+    // 3. Attaching partitions while the MINVALUE partition holds many rows.
+    let attach: Record<string, unknown> | null = null;
+    const oldRows = Number(a['old-rows']);
+    if (oldRows > 0) {
+      const before = (await listPartitions(db))[0]!.name;
+      await admin.query(`INSERT INTO substrate_logs (created_at, logs, peer_connection_id) SELECT timestamp '2020-01-01' + i * interval '1 second', ${sqlText(TEMPLATES[2])}::jsonb, 1 + i % $2 FROM generate_series(1, $1::int) i`, [oldRows, peers]);
+      const countBefore = async () => Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${before}`)).rows[0]!.n);
+      const rowsBefore = await countBefore();
+      const purger3 = new Purger(retention, settings, metrics, log, { clock: () => now + 2 * HOUR });
+      const writer4 = concurrentWriter(writerDb, live);
+      const waits4 = writerLockWaits(sampler, 'tetcore-bench-writer');
+      await sleep(300);
+      const a0 = performance.now();
+      const created = await purger3.preparePartitions();
+      const attachMs = performance.now() - a0;
+      await sleep(300);
+      attach = { oldRows: rowsBefore, partitionsAttached: created.length, ms: round(attachMs, 1), rowsMoved: rowsBefore - (await countBefore()), writer: await writer4.stop(), writerLockWaits: await waits4.stop() };
+    }
     await retention.close();
 
-    // 3. The reference: DELETE … WHERE created_at < cutoff on the copy, with the same writer beside it.
+    // 4. The reference: DELETE … WHERE created_at < cutoff on the copy, with the same writer beside it.
     let deleteResult: Record<string, unknown> | null = null;
     if (!a['no-delete']) {
       const deleter = await connect(created.url);
@@ -409,6 +430,15 @@ export async function purge(argv: string[]): Promise<void> {
         'writer p99 ms': (withReader.writer as WriterStats).p99Ms,
       });
     }
+    if (attach) {
+      keyValues(`attaching partitions with ${(attach.oldRows as number).toLocaleString()} rows in the MINVALUE partition`, {
+        'partitions attached': attach.partitionsAttached,
+        'time ms': attach.ms,
+        'rows moved': attach.rowsMoved,
+        'writer longest lock wait ms': (attach.writerLockWaits as { longestLockWaitMs: number }).longestLockWaitMs,
+        'writer batch max ms': (attach.writer as WriterStats).maxMs,
+      });
+    }
     if (deleteResult) {
       keyValues('DELETE: disk space', {
         'table + indexes before GB': gb(deleteResult.bytesBefore as number),
@@ -427,6 +457,7 @@ export async function purge(argv: string[]): Promise<void> {
       generateSeconds: round(generateSeconds),
       purge: { seconds: round(purgeSeconds, 3), milestones: milestones1, writerLockWaits: writerWaits1, expiredBytesAfter, phases: phases(statements1), statements: summariseStatements(statements1), report: { ...report1, partitionsDropped: report1.partitionsDropped.length }, expiredLeft: left1, databaseBytesBefore: databaseBefore1, databaseBytesAfter: databaseAfter1, writer: writerDuring1 },
       withReader,
+      attach,
       delete: deleteResult,
       writerBaseline: baseline,
       log: logLines.map((l) => l.msg),
