@@ -151,8 +151,9 @@ async function seed(url: string, afterMigrate?: (db: PostgresDatabase) => Promis
   await migrate(db);
   await afterMigrate?.(db);
   const now = Date.now();
+  // Daily partitions over the whole span, as a server running that long would have made them.
+  for (let t = now - SPAN_MS; t < now; t += 24 * 3_600_000) await ensurePartitions(db, t, 24, 0);
   await ensurePartitions(db, now, 24, 3);
-  await ensurePartitions(db, now - SPAN_MS, 24, 0);
   const metrics = createMetrics();
   const writer = new BatchWriter(db, { batchSize: 1024, saveLatencyMs: 100, maxWriters: 2, bufferMaxRows: 100_000, bufferMaxBytes: 64 * 1024 * 1024 }, metrics, log, (reason, n) => {
     throw new Error(`dropped ${n} rows: ${reason}`);

@@ -1,39 +1,51 @@
-// Benchmark 4 — purge: 10 million expired rows in hourly partitions; the duration of purgeExpired
-// (src/storage/partitions.ts) and the locks it takes, next to a plain DELETE of the same rows on an
-// unpartitioned copy of the table with the same indexes (how the reference purged). A concurrent writer
-// (COPY of small batches, as the server does) runs during both and reports how long it was held up.
+// Benchmark 4 — purge: the server's Purger (src/purge/purger.ts) on many expired rows in hourly partitions.
+// Measures (1) the wall time of a purge of --rows expired rows, with each statement timed, (2) how long a
+// concurrent writer (COPY of small batches into the current partition, as the server's writer does) was
+// held up during that purge and during a second purge that meets a reader holding substrate_logs for
+// --hold-s seconds: the longest time its session waited for a lock (pg_stat_activity sampled every 5 ms,
+// what a purge can cause) and its batch latencies (which also show the machine's load), (3) the disk space
+// given back: at once by the purge, and by a plain DELETE of the same rows from an unpartitioned copy with
+// the same indexes (how the reference purged), before and after VACUUM.
 //
-// The rows are generated in the database (INSERT … SELECT generate_series straight into each partition,
-// with foreign-key triggers off for the session): the one place where not going through the writer is right.
+// The rows are generated in the database (INSERT … SELECT generate_series straight into each partition):
+// the one place where not going through the writer is right.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { pino } from 'pino';
 import { PostgresDatabase } from '../src/storage/postgres.js';
 import type { Database, Transaction } from '../src/storage/database.js';
 import { migrate } from '../src/storage/migrate.js';
-import { purgeExpired, partitionName, utcText, listPartitions, EXPIRING_DEFAULT } from '../src/storage/partitions.js';
+import { ensurePartitions, partitionName, utcText, listPartitions } from '../src/storage/partitions.js';
 import { copyLogsOnce } from '../src/storage/substrate-logs.js';
-import { randomUUID } from 'node:crypto';
+import { Purger, type PurgeReport } from '../src/purge/purger.js';
+import { createMetrics } from '../src/metrics/catalogue.js';
+import { parseSettings } from '../src/config/settings.js';
 import { createPostgresDatabase, connect, round } from './lib/db.js';
 import { table, save, keyValues, sleep } from './lib/report.js';
 
-export const PURGE_USAGE = `purge [--rows 10000000] [--hours 20] [--kept-hours 2] [--peers 100] [--no-delete]
-  --rows N        expired rows, spread evenly over --hours hourly partitions before the cutoff
-  --kept-hours H  hours of rows after the cutoff (same rate) that both methods must keep
-  --method M      purge: purgeExpired as it is (default). Sketches of what would make it faster, for
-                  comparison: one-drop (every expired partition in one DROP TABLE statement, so one
-                  lock on the parent and one commit), one-drop-aligned (the same with the cutoff rounded
-                  down to a partition boundary, so no boundary DELETE: rows live up to one interval longer)`;
+export const PURGE_USAGE = `purge [--rows 10000000] [--hours 20] [--kept-hours 2] [--peers 100] [--hold-s 60] [--old-rows 2000000] [--no-delete]
+  --rows N        expired rows, spread evenly over --hours hourly partitions, purged by the first purge
+  --kept-hours H  hours of rows after the cutoff (same rate) that must be kept
+  --hold-s S      second purge: one more expired partition, while a reader holds substrate_logs for S s
+                  (0 skips it)
+  --old-rows N    then: N rows dated 2020 in the MINVALUE partition, and partitions attached beside them
+                  (the case that used to move rows out of the DEFAULT partition under a lock; 0 skips it)
+  --no-delete     skip the reference (DELETE of the same rows from an unpartitioned copy)`;
 
 const options = {
   rows: { type: 'string', default: '10000000' },
   hours: { type: 'string', default: '20' },
   'kept-hours': { type: 'string', default: '2' },
   peers: { type: 'string', default: '100' },
+  'hold-s': { type: 'string', default: '60' },
+  'old-rows': { type: 'string', default: '2000000' },
   'no-delete': { type: 'boolean', default: false },
-  method: { type: 'string', default: 'purge' },
 } satisfies ParseArgsConfig['options'];
 
 const HOUR = 3_600_000;
+/** LOG_EXPIRY_H of the purges: rows older than the hour boundary at or below now − 2 h go. */
+const EXPIRY_H = 2;
 
 /** Stored shapes of a verbosity-0 mix (compact), cycled by row number; 1 in 30 is a small network state. */
 const TEMPLATES = [
@@ -48,53 +60,20 @@ function sqlText(value: unknown): string {
   return `'${JSON.stringify(value).replaceAll("'", "''")}'`;
 }
 
-interface LockSample {
-  relation: string;
-  mode: string;
-  granted: boolean;
-}
-
-/** Polls pg_locks of one backend every few ms; returns the distinct (relation, mode) it held or awaited. */
-function watchLocks(client: pg.Client, pid: () => number | null) {
-  const seen = new Map<string, LockSample & { samples: number }>();
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const p = pid();
-      if (p !== null) {
-        const r = await client.query<{ relation: string; mode: string; granted: boolean }>(
-          `SELECT coalesce(c.relname, l.locktype) AS relation, l.mode, l.granted
-             FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
-            WHERE l.pid = $1 AND (l.locktype = 'advisory' OR (l.locktype = 'relation' AND c.relkind IN ('r', 'p')))`,
-          [p],
-        );
-        for (const row of r.rows) {
-          const relation = row.relation.replace(/substrate_logs_p\d{8}_\d{2}/, 'substrate_logs_p<hour>');
-          const key = `${relation}/${row.mode}/${row.granted}`;
-          const entry = seen.get(key) ?? { relation, mode: row.mode, granted: row.granted, samples: 0 };
-          entry.samples++;
-          seen.set(key, entry);
-        }
-      }
-      await sleep(2);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return [...seen.values()].sort((a, b) => a.relation.localeCompare(b.relation));
-    },
-  };
+interface WriterStats {
+  batches: number;
+  medianMs: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
 /** Small batches into the current partition, back to back: how long was a writer held up? */
 function concurrentWriter(db: PostgresDatabase, connectionId: number) {
   const latencies: number[] = [];
   let running = true;
-  const rows = Array.from({ length: 100 }, (_, i) => ({ createdAt: utcText(Date.now()), logs: JSON.stringify({ ...TEMPLATES[i % 4], ts: new Date().toISOString() }), peerConnectionId: connectionId, audit: false }));
   const loop = (async () => {
     while (running) {
+      const rows = Array.from({ length: 100 }, (_, i) => ({ createdAt: utcText(Date.now()), logs: JSON.stringify({ ...TEMPLATES[i % 4], ts: new Date().toISOString() }), peerConnectionId: connectionId, audit: false }));
       const t0 = performance.now();
       await copyLogsOnce(db, randomUUID(), rows);
       latencies.push(performance.now() - t0);
@@ -102,60 +81,47 @@ function concurrentWriter(db: PostgresDatabase, connectionId: number) {
     }
   })();
   return {
-    async stop() {
+    async stop(): Promise<WriterStats> {
       running = false;
       await loop;
       const sorted = [...latencies].sort((a, b) => a - b);
-      return { batches: sorted.length, medianMs: round(sorted[Math.floor(sorted.length / 2)] ?? NaN, 1), maxMs: round(sorted[sorted.length - 1] ?? NaN, 1) };
+      const pick = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN, 1);
+      return { batches: sorted.length, medianMs: pick(0.5), p99Ms: pick(0.99), maxMs: round(sorted[sorted.length - 1] ?? NaN, 1) };
     },
   };
 }
 
-/**
- * Not the server's purge: a sketch of two changes to it, measured on the same data. All partitions that
- * end before the cutoff go in one DROP TABLE (one ACCESS EXCLUSIVE lock on the parent, one commit), and
- * with `aligned` the cutoff is rounded down to the partition boundary so no DELETE is needed at all.
- */
-async function purgeSketch(db: Database, cutoffMs: number, aligned: boolean): Promise<Awaited<ReturnType<typeof purgeExpired>>> {
-  const cutoff = aligned ? Math.floor(cutoffMs / HOUR) * HOUR : cutoffMs;
-  const result = { ran: true, partitionsDropped: [] as string[], boundaryRowsDeleted: 0, defaultRowsDeleted: 0, connectionsDeleted: 0 };
-  return db.session(async (session) => {
-    const partitions = await listPartitions(session);
-    const expired = partitions.filter((p) => Date.parse(`${p.to.replace(' ', 'T')}Z`) <= cutoff).map((p) => p.name);
-    await session.query(`SET lock_timeout = '5s'`);
-    if (expired.length > 0) await session.exec(`DROP TABLE IF EXISTS ${expired.join(', ')}`);
-    result.partitionsDropped = expired;
-    for (const p of partitions) {
-      const from = Date.parse(`${p.from.replace(' ', 'T')}Z`);
-      const to = Date.parse(`${p.to.replace(' ', 'T')}Z`);
-      if (from < cutoff && to > cutoff) result.boundaryRowsDeleted += (await session.query(`DELETE FROM ${p.name} WHERE created_at < $1`, [utcText(cutoff)])).rowCount;
-    }
-    result.defaultRowsDeleted = (await session.query(`DELETE FROM ${EXPIRING_DEFAULT} WHERE created_at < $1`, [utcText(cutoff)])).rowCount;
-    // The rest as purgeExpired does it (closed connections left without messages).
-    result.connectionsDeleted = (await session.query(
-      `DELETE FROM peer_connections pc
-        WHERE NOT pc.audit AND pc.disconnected_at IS NOT NULL AND pc.disconnected_at < $1
-          AND NOT EXISTS (SELECT 1 FROM substrate_logs s WHERE s.peer_connection_id = pc.id)`,
-      [utcText(cutoff)],
-    )).rowCount;
-    await session.query(`SET lock_timeout = 0`);
-    return result;
-  });
+interface Timed {
+  sql: string;
+  /** performance.now() at its start. */
+  at: number;
+  ms: number;
+  rows: number;
 }
 
-/** The database with every statement run through session() timed (purgeExpired runs on one session). */
-function timed(db: PostgresDatabase, log: Array<{ sql: string; ms: number; rows: number }>): Database {
+/** The database with every statement run through session() timed (the purge runs on one session). */
+function timed(db: PostgresDatabase, log: Timed[]): Database {
   const wrap = (tx: Transaction): Transaction => ({
     query: (async (sql: string, params?: unknown[]) => {
       const t0 = performance.now();
-      const r = await tx.query(sql, params);
-      log.push({ sql, ms: performance.now() - t0, rows: r.rowCount });
-      return r;
+      try {
+        const r = await tx.query(sql, params);
+        log.push({ sql, at: t0, ms: performance.now() - t0, rows: r.rowCount });
+        return r;
+      } catch (error) {
+        log.push({ sql: `${sql} [${(error as { code?: string }).code ?? 'error'}]`, at: t0, ms: performance.now() - t0, rows: 0 });
+        throw error;
+      }
     }) as Transaction['query'],
     async exec(script) {
       const t0 = performance.now();
-      await tx.exec(script);
-      log.push({ sql: script, ms: performance.now() - t0, rows: 0 });
+      try {
+        await tx.exec(script);
+        log.push({ sql: script, at: t0, ms: performance.now() - t0, rows: 0 });
+      } catch (error) {
+        log.push({ sql: `${script} [${(error as { code?: string }).code ?? 'error'}]`, at: t0, ms: performance.now() - t0, rows: 0 });
+        throw error;
+      }
     },
     copyText: (t, c, p) => tx.copyText(t, c, p),
   });
@@ -163,10 +129,10 @@ function timed(db: PostgresDatabase, log: Array<{ sql: string; ms: number; rows:
 }
 
 /** Statements grouped by kind (partition names folded), with total time. */
-function summariseStatements(log: Array<{ sql: string; ms: number; rows: number }>) {
+function summariseStatements(log: Timed[]) {
   const groups = new Map<string, { statement: string; count: number; totalMs: number; maxMs: number; rows: number }>();
   for (const entry of log) {
-    const statement = entry.sql.replace(/\s+/g, ' ').replace(/substrate_logs_p\d{8}(_\d{2})?/g, 'substrate_logs_p…').slice(0, 90);
+    const statement = entry.sql.replace(/\s+/g, ' ').replace(/substrate_logs_(p\d{8}(_\d{2})?|before_\d{8}_\d{2})/g, 'substrate_logs_p…').slice(0, 100);
     const g = groups.get(statement) ?? { statement, count: 0, totalMs: 0, maxMs: 0, rows: 0 };
     g.count++;
     g.totalMs += entry.ms;
@@ -177,65 +143,109 @@ function summariseStatements(log: Array<{ sql: string; ms: number; rows: number 
   return [...groups.values()].map((g) => ({ ...g, totalMs: round(g.totalMs, 1), maxMs: round(g.maxMs, 1) })).sort((a, b) => b.totalMs - a.totalMs);
 }
 
+const phaseOf = (sql: string) => (/DETACH|COMMENT ON/.test(sql) ? 'detach' : /^DROP TABLE/.test(sql.trim()) ? 'drop' : /peer_connections/.test(sql) ? 'orphan connections' : 'other');
+
+function phases(log: Timed[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of log) out[phaseOf(entry.sql)] = round((out[phaseOf(entry.sql)] ?? 0) + entry.ms, 1);
+  return out;
+}
+
+/** When, after `start`, the last statement of a phase ended: the expired rows were invisible (detach), their disk space back (drop). */
+function milestones(log: Timed[], start: number): Record<string, number> {
+  const end = (phase: string) => round(Math.max(0, ...log.filter((e) => phaseOf(e.sql) === phase).map((e) => e.at + e.ms - start)), 0);
+  return { 'expired rows invisible to queries (ms)': end('detach'), 'disk space given back (ms)': end('drop') };
+}
+
+/**
+ * Samples pg_stat_activity every few ms: the longest time a writer's session waited for a heavyweight
+ * lock (what a purge holding or queueing a lock would cause), and the total.
+ */
+function writerLockWaits(client: pg.Client, applicationName: string) {
+  let running = true;
+  const since = new Map<number, number>();
+  let longest = 0;
+  let samples = 0;
+  let waitingSamples = 0;
+  const loop = (async () => {
+    while (running) {
+      const r = await client.query<{ pid: number; wait: string | null }>(`SELECT pid, wait_event_type AS wait FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'`, [applicationName]);
+      const now = performance.now();
+      const waiting = new Set(r.rows.filter((row) => row.wait === 'Lock').map((row) => row.pid));
+      samples++;
+      if (waiting.size > 0) waitingSamples++;
+      for (const pid of waiting) if (!since.has(pid)) since.set(pid, now);
+      for (const [pid, t] of since) {
+        longest = Math.max(longest, now - t);
+        if (!waiting.has(pid)) since.delete(pid);
+      }
+      await sleep(5);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { samples, samplesWithAWriterWaitingForALock: waitingSamples, longestLockWaitMs: round(longest, 0) };
+    },
+  };
+}
+
+async function bytesOf(client: pg.Client, where: string, params: unknown[] = []): Promise<number> {
+  const r = await client.query<{ bytes: string | null }>(`SELECT sum(pg_total_relation_size(c.oid))::int8 AS bytes FROM pg_class c WHERE ${where}`, params);
+  return Number(r.rows[0]!.bytes ?? 0);
+}
+
+const gb = (bytes: number) => round(bytes / 1024 ** 3, 2);
+
 export async function purge(argv: string[]): Promise<void> {
   const { values: a } = parseArgs({ args: argv, options });
   const rows = Number(a.rows);
   const hours = Number(a.hours);
   const keptHours = Number(a['kept-hours']);
   const peers = Number(a.peers);
+  const holdS = Number(a['hold-s']);
   const perHour = Math.ceil(rows / hours);
   const created = await createPostgresDatabase();
   const db = new PostgresDatabase({ url: created.url, poolSize: 4, maxWriters: 2, applicationName: 'tetcore-bench' });
+  const writerDb = new PostgresDatabase({ url: created.url, poolSize: 2, maxWriters: 2, applicationName: 'tetcore-bench-writer' });
   const admin = await connect(created.url);
-  const watcher = await connect(created.url);
+  const sampler = await connect(created.url);
   try {
     await migrate(db);
-    // Cutoff half-way through an hour: whole partitions before it are dropped, the one holding it is
-    // cleaned by a DELETE. Expired rows fill [cutoff − hours, cutoff), kept rows [cutoff, cutoff + kept).
+    // Layout, oldest first: `hours` expired partitions for the first purge, one for the second (with a
+    // reader), `keptHours` that both keep, then the partitions around now for the concurrent writer.
     const now = Date.now();
-    const cutoffMs = Math.floor((now - 26 * HOUR) / HOUR) * HOUR + HOUR / 2;
-    const first = Math.floor((cutoffMs - hours * HOUR) / HOUR) * HOUR;
-    const last = Math.ceil((cutoffMs + keptHours * HOUR) / HOUR) * HOUR;
-    await admin.query(`INSERT INTO peer_connections (ip_addr, peer_id, disconnected_at) SELECT '10.0.0.' || i, 'peer-' || i, $1::timestamp FROM generate_series(1, $2) i`, [utcText(cutoffMs - hours * HOUR), peers]);
+    const cutoff2 = Math.floor((now - EXPIRY_H * HOUR) / HOUR) * HOUR; // what the purge computes at `now`
+    const cutoff1 = cutoff2 - HOUR;
+    const first = cutoff1 - hours * HOUR;
+    const spanEnd = cutoff2 + keptHours * HOUR;
+    for (let t = first + HOUR; t <= now; t += HOUR) await ensurePartitions(db, t, 1, 0);
+    await ensurePartitions(db, now, 1, 3);
+    await admin.query(`INSERT INTO peer_connections (ip_addr, peer_id, disconnected_at) SELECT '10.0.0.' || i, 'peer-' || i, $1::timestamp FROM generate_series(1, $2) i`, [utcText(first), peers]);
     const live = (await admin.query<{ id: number }>(`INSERT INTO peer_connections (ip_addr) VALUES ('writer') RETURNING id`)).rows[0]!.id;
-    for (let from = first; from < last; from += HOUR) {
-      await admin.query(`CREATE TABLE ${partitionName(from, 1)} PARTITION OF substrate_logs_expiring FOR VALUES FROM ('${utcText(from)}') TO ('${utcText(from + HOUR)}')`);
-    }
-    // Partitions for the concurrent writer's rows (now).
-    const nowHour = Math.floor(now / HOUR) * HOUR;
-    for (let from = nowHour - HOUR; from <= nowHour + HOUR; from += HOUR) {
-      await admin.query(`CREATE TABLE IF NOT EXISTS ${partitionName(from, 1)} PARTITION OF substrate_logs_expiring FOR VALUES FROM ('${utcText(from)}') TO ('${utcText(from + HOUR)}')`);
-    }
 
-    // Generate: evenly spaced timestamps over [cutoff − hours, cutoff + kept), per hourly partition, on two sessions.
-    console.log(`purge: generating ${rows.toLocaleString()} expired rows over ${hours} h + ${(perHour * keptHours).toLocaleString()} kept rows…`);
-    const spanStart = cutoffMs - hours * HOUR;
-    const spanEnd = cutoffMs + keptHours * HOUR;
+    console.log(`purge: generating ${rows.toLocaleString()} expired rows over ${hours} h, ${perHour.toLocaleString()} for the purge with a reader, ${(perHour * keptHours).toLocaleString()} kept…`);
     // Integer microseconds, so every row falls exactly inside the partition it is inserted into.
     const stepUs = Math.floor((HOUR * 1000) / perHour);
-    const spanStartUs = spanStart * 1000;
     const templates = `ARRAY[${TEMPLATES.map((t) => `${sqlText(t)}::jsonb`).join(', ')}]`;
+    const hoursToFill: number[] = [];
+    for (let from = first; from < spanEnd; from += HOUR) hoursToFill.push(from);
     const t0 = performance.now();
-    const ranges: Array<[number, number]> = [];
-    for (let from = first; from < last; from += HOUR) ranges.push([Math.max(from, spanStart), Math.min(from + HOUR, spanEnd)]);
-    let nextRange = 0;
+    let nextHour = 0;
     await Promise.all(
       [0, 1].map(async () => {
         const c = await connect(created.url);
-        await c.query(`SET session_replication_role = replica`); // no FK triggers while generating
         try {
-          while (nextRange < ranges.length) {
-            const [from, to] = ranges[nextRange++]!;
-            const firstIndex = Math.ceil(((from - spanStart) * 1000) / stepUs);
-            const lastIndex = Math.ceil(((to - spanStart) * 1000) / stepUs) - 1;
-            if (lastIndex < firstIndex) continue;
+          while (nextHour < hoursToFill.length) {
+            const from = hoursToFill[nextHour++]!;
             await c.query(
-              `INSERT INTO ${partitionName(Math.floor(from / HOUR) * HOUR, 1)} (created_at, logs, peer_connection_id, audit)
+              `INSERT INTO ${partitionName({ fromMs: from, toMs: from + HOUR })} (created_at, logs, peer_connection_id, audit)
                SELECT timestamp '1970-01-01' + ($1::bigint + i * $2::bigint) * interval '1 microsecond',
                       CASE WHEN i % 30 = 0 THEN ${sqlText(NETWORK_STATE)}::jsonb ELSE (${templates})[1 + i % 4] END,
                       1 + i % $3, false
-                 FROM generate_series($4::bigint, $5::bigint) i`,
-              [spanStartUs, stepUs, peers, firstIndex, lastIndex],
+                 FROM generate_series(0, $4::bigint - 1) i`,
+              [from * 1000, stepUs, peers, perHour],
             );
           }
         } finally {
@@ -244,103 +254,219 @@ export async function purge(argv: string[]): Promise<void> {
       }),
     );
     const generateSeconds = (performance.now() - t0) / 1000;
-    await admin.query('ANALYZE substrate_logs');
-    const counts = (await admin.query<{ expired: string; kept: string }>(`SELECT count(*) FILTER (WHERE created_at < $1) AS expired, count(*) FILTER (WHERE created_at >= $1) AS kept FROM substrate_logs`, [utcText(cutoffMs)])).rows[0]!;
-    const size = (await admin.query<{ size: string }>(`SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS size FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'substrate_logs_expiring'::regclass`)).rows[0]!.size;
-    console.log(`  generated in ${generateSeconds.toFixed(0)} s: ${Number(counts.expired).toLocaleString()} expired, ${Number(counts.kept).toLocaleString()} kept, ${size}`);
+    await admin.query('VACUUM ANALYZE substrate_logs');
+    const counts = (await admin.query<{ first: string; second: string; kept: string }>(
+      `SELECT count(*) FILTER (WHERE created_at < $1) AS first, count(*) FILTER (WHERE created_at >= $1 AND created_at < $2) AS second, count(*) FILTER (WHERE created_at >= $2) AS kept FROM substrate_logs`,
+      [utcText(cutoff1), utcText(cutoff2)],
+    )).rows[0]!;
+    const expiredRows = Number(counts.first);
+    const partitionBytes = async (until: number) => {
+      const names = (await listPartitions(db)).filter((p) => p.toMs <= until).map((p) => p.name);
+      return bytesOf(admin, `c.relname = ANY($1)`, [names]);
+    };
+    const expiredBytes = await partitionBytes(cutoff1);
+    console.log(`  generated in ${generateSeconds.toFixed(0)} s: ${expiredRows.toLocaleString()} rows for the first purge (${gb(expiredBytes)} GB with indexes), ${Number(counts.second).toLocaleString()} for the second, ${Number(counts.kept).toLocaleString()} kept`);
 
     // The reference's table: the same rows in one unpartitioned table with the same indexes.
-    let deleteResult: { seconds: number; rowsDeleted: number; writer: { batches: number; medianMs: number; maxMs: number }; locks: Array<LockSample & { samples: number }> } | null = null;
     if (!a['no-delete']) {
       const t1 = performance.now();
       await admin.query(`CREATE TABLE substrate_logs_copy (LIKE substrate_logs INCLUDING DEFAULTS INCLUDING GENERATED)`);
-      await admin.query(`INSERT INTO substrate_logs_copy (id, created_at, logs, peer_connection_id, audit) SELECT id, created_at, logs, peer_connection_id, audit FROM substrate_logs`);
+      await admin.query(`INSERT INTO substrate_logs_copy (id, created_at, logs, peer_connection_id, audit) SELECT id, created_at, logs, peer_connection_id, audit FROM substrate_logs WHERE created_at < $1`, [utcText(spanEnd)]);
       await admin.query(`CREATE INDEX ON substrate_logs_copy (peer_connection_id, msg, created_at)`);
       await admin.query(`CREATE INDEX ON substrate_logs_copy (created_at) WHERE msg = 'system.network_state'`);
       await admin.query(`CREATE INDEX ON substrate_logs_copy (peer_connection_id, created_at)`);
-      await admin.query(`ALTER TABLE substrate_logs_copy ADD FOREIGN KEY (peer_connection_id) REFERENCES peer_connections (id)`);
       await admin.query('VACUUM ANALYZE substrate_logs_copy');
       console.log(`  copy for the DELETE built in ${((performance.now() - t1) / 1000).toFixed(0)} s`);
     }
 
-    // 1. The purge, with a writer streaming into the current partition and a lock watcher on its session.
-    let purgePid: number | null = null;
-    const pidOf = async () => {
-      const r = await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tetcore-bench-purge'`);
-      return r.rows[0]?.pid ?? null;
-    };
-    const purgeDb = new PostgresDatabase({ url: created.url, poolSize: 1, maxWriters: 1, applicationName: 'tetcore-bench-purge' });
-    await purgeDb.query('SELECT 1'); // open its one connection, so its pid is known before the purge starts
-    purgePid = await pidOf();
-    const writerBefore = concurrentWriter(db, live);
-    await sleep(2000);
-    const baseline = await writerBefore.stop();
-    const writer = concurrentWriter(db, live);
-    const locks = watchLocks(watcher, () => purgePid);
-    await sleep(200);
-    const statements: Array<{ sql: string; ms: number; rows: number }> = [];
-    const p0 = performance.now();
-    const purgeResult = a.method === 'purge' ? await purgeExpired(timed(purgeDb, statements), cutoffMs) : await purgeSketch(timed(purgeDb, statements), cutoffMs, a.method === 'one-drop-aligned');
-    const purgeSeconds = (performance.now() - p0) / 1000;
-    await sleep(200);
-    const purgeLocks = await locks.stop();
-    const purgeWriter = await writer.stop();
-    await purgeDb.close();
-    const left = (await admin.query<{ expired: string }>(`SELECT count(*) AS expired FROM substrate_logs WHERE created_at < $1`, [utcText(cutoffMs)])).rows[0]!;
+    const settings = parseSettings({ LOG_EXPIRY_H: String(EXPIRY_H), PARTITION_INTERVAL_H: '1', PURGE_INTERVAL_S: '3600' });
+    const retention = new PostgresDatabase({ url: created.url, poolSize: 3, maxWriters: 0, applicationName: 'tetcore-bench-retention' });
+    const logLines: Array<{ msg: string }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
+    const metrics = createMetrics();
 
-    // 2. The reference: DELETE … WHERE created_at < cutoff on the copy, with the same writer beside it.
+    // Baseline of the writer without any purge.
+    const baselineWriter = concurrentWriter(writerDb, live);
+    await sleep(3000);
+    const baseline = await baselineWriter.stop();
+
+    // 1. The purge of the `rows` expired rows (its clock one hour back, so the second purge's partition stays).
+    const statements1: Timed[] = [];
+    const databaseBefore1 = Number((await admin.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b')).rows[0]!.b);
+    const purger1 = new Purger(timed(retention, statements1), settings, metrics, log, { clock: () => now - HOUR });
+    const writer1 = concurrentWriter(writerDb, live);
+    const waits1 = writerLockWaits(sampler, 'tetcore-bench-writer');
+    await sleep(300);
+    const p0 = performance.now();
+    const report1 = (await purger1.purge()) as PurgeReport;
+    const purgeSeconds = (performance.now() - p0) / 1000;
+    await sleep(300);
+    const writerDuring1 = await writer1.stop();
+    const writerWaits1 = await waits1.stop();
+    const milestones1 = milestones(statements1, p0);
+    const expiredBytesAfter = await bytesOf(admin, `c.relname = ANY($1)`, [report1.partitionsDropped]);
+    const databaseAfter1 = Number((await admin.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b')).rows[0]!.b);
+    const left1 = Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM substrate_logs WHERE created_at < $1`, [utcText(cutoff1)])).rows[0]!.n);
+
+    // 2. A purge that meets a reader holding substrate_logs (the one expired partition left) for holdS s.
+    let withReader: Record<string, unknown> | null = null;
+    if (holdS > 0) {
+      const statements2: Timed[] = [];
+      const reader = await connect(created.url);
+      const purger2 = new Purger(timed(retention, statements2), settings, metrics, log, { clock: () => now });
+      const target = (await listPartitions(db)).find((p) => p.fromMs === cutoff1)!.name;
+      const writer2 = concurrentWriter(writerDb, live);
+      const waits2 = writerLockWaits(sampler, 'tetcore-bench-writer');
+      await reader.query('BEGIN');
+      await reader.query(`SELECT count(*) FROM substrate_logs WHERE created_at >= $1 AND created_at < $2 AND peer_connection_id = 1`, [utcText(cutoff1), utcText(cutoff2)]);
+      const r0 = performance.now();
+      const run = purger2.purge();
+      await sleep(holdS * 1000);
+      const released = performance.now();
+      await reader.query('COMMIT');
+      while ((await admin.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [target])).rows[0]!.t !== null) await sleep(10);
+      const dropped = performance.now();
+      const report2 = (await run) as PurgeReport;
+      const done = performance.now();
+      await sleep(300);
+      const writerDuring2 = await writer2.stop();
+      const writerWaits2 = await waits2.stop();
+      await reader.end();
+      withReader = {
+        holdSeconds: holdS,
+        purgeSeconds: round((done - r0) / 1000, 2),
+        droppedAfterReaderEndedMs: round(dropped - released, 0),
+        lockWaits: report2.lockWaits,
+        partitionsDropped: report2.partitionsDropped.length,
+        writer: writerDuring2,
+        writerLockWaits: writerWaits2,
+        statements: summariseStatements(statements2),
+      };
+    }
+    // 3. Attaching partitions while the MINVALUE partition holds many rows.
+    let attach: Record<string, unknown> | null = null;
+    const oldRows = Number(a['old-rows']);
+    if (oldRows > 0) {
+      const before = (await listPartitions(db))[0]!.name;
+      await admin.query(`INSERT INTO substrate_logs (created_at, logs, peer_connection_id) SELECT timestamp '2020-01-01' + i * interval '1 second', ${sqlText(TEMPLATES[2])}::jsonb, 1 + i % $2 FROM generate_series(1, $1::int) i`, [oldRows, peers]);
+      const countBefore = async () => Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${before}`)).rows[0]!.n);
+      const rowsBefore = await countBefore();
+      const purger3 = new Purger(retention, settings, metrics, log, { clock: () => now + 2 * HOUR });
+      const writer4 = concurrentWriter(writerDb, live);
+      const waits4 = writerLockWaits(sampler, 'tetcore-bench-writer');
+      await sleep(300);
+      const a0 = performance.now();
+      const created = await purger3.preparePartitions();
+      const attachMs = performance.now() - a0;
+      await sleep(300);
+      attach = { oldRows: rowsBefore, partitionsAttached: created.length, ms: round(attachMs, 1), rowsMoved: rowsBefore - (await countBefore()), writer: await writer4.stop(), writerLockWaits: await waits4.stop() };
+    }
+    await retention.close();
+
+    // 4. The reference: DELETE … WHERE created_at < cutoff on the copy, with the same writer beside it.
+    let deleteResult: Record<string, unknown> | null = null;
     if (!a['no-delete']) {
       const deleter = await connect(created.url);
-      const pid = (await deleter.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const dWriter = concurrentWriter(db, live);
-      const dLocks = watchLocks(watcher, () => pid);
-      await sleep(200);
+      const copyBytes = () => bytesOf(admin, `c.relname = 'substrate_logs_copy' OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'substrate_logs_copy'::regclass)`);
+      const before = await copyBytes();
+      const writer3 = concurrentWriter(writerDb, live);
+      const waits3 = writerLockWaits(sampler, 'tetcore-bench-writer');
+      await sleep(300);
       const d0 = performance.now();
-      const deleted = await deleter.query('DELETE FROM substrate_logs_copy WHERE created_at < $1', [utcText(cutoffMs)]);
+      const deleted = await deleter.query('DELETE FROM substrate_logs_copy WHERE created_at < $1', [utcText(cutoff1)]);
       const seconds = (performance.now() - d0) / 1000;
-      await sleep(200);
-      deleteResult = { seconds: round(seconds, 2), rowsDeleted: deleted.rowCount ?? 0, locks: await dLocks.stop(), writer: await dWriter.stop() };
+      await sleep(300);
+      const writerDuring3 = await writer3.stop();
+      const writerWaits3 = await waits3.stop();
+      const afterDelete = await copyBytes();
+      const v0 = performance.now();
+      await deleter.query('VACUUM substrate_logs_copy');
+      const vacuumSeconds = (performance.now() - v0) / 1000;
+      const afterVacuum = await copyBytes();
       await deleter.end();
+      deleteResult = { seconds: round(seconds, 2), rowsDeleted: deleted.rowCount ?? 0, writer: writerDuring3, writerLockWaits: writerWaits3, bytesBefore: before, bytesAfterDelete: afterDelete, vacuumSeconds: round(vacuumSeconds, 1), bytesAfterVacuum: afterVacuum };
     }
 
-    const purgeRows = purgeResult.boundaryRowsDeleted + purgeResult.defaultRowsDeleted;
-    const expiredRows = Number(counts.expired);
     table('purge of expired rows', [
       {
-        method: a.method === 'purge' ? 'purgeExpired (drop partitions + boundary DELETE)' : `sketch: ${a.method}`,
+        method: 'Purger (detach concurrently + drop)',
         'expired rows': expiredRows,
         seconds: round(purgeSeconds, 3),
-        'partitions dropped': purgeResult.partitionsDropped.length,
-        'rows by DELETE': purgeRows,
-        'expired left': Number(left.expired),
-        'writer max ms': purgeWriter.maxMs,
-        'writer median ms': purgeWriter.medianMs,
+        'partitions dropped': report1.partitionsDropped.length,
+        'expired left': left1,
+        'their disk before GB': gb(expiredBytes),
+        'their disk after GB': gb(expiredBytesAfter),
+        'writer longest lock wait ms': writerWaits1.longestLockWaitMs,
+        'writer batch max ms': writerDuring1.maxMs,
+        'writer batch p99 ms': writerDuring1.p99Ms,
       },
       ...(deleteResult
-        ? [{ method: 'DELETE … WHERE created_at < cutoff (copy)', 'expired rows': expiredRows, seconds: deleteResult.seconds, 'partitions dropped': 0, 'rows by DELETE': deleteResult.rowsDeleted, 'expired left': 0, 'writer max ms': deleteResult.writer.maxMs, 'writer median ms': deleteResult.writer.medianMs }]
+        ? [{
+            method: 'DELETE … WHERE created_at < cutoff (copy)',
+            'expired rows': expiredRows,
+            seconds: deleteResult.seconds as number,
+            'partitions dropped': 0,
+            'expired left': 0,
+            'their disk before GB': gb(deleteResult.bytesBefore as number),
+            'their disk after GB': gb(deleteResult.bytesAfterDelete as number),
+            'writer longest lock wait ms': (deleteResult.writerLockWaits as { longestLockWaitMs: number }).longestLockWaitMs,
+            'writer batch max ms': (deleteResult.writer as WriterStats).maxMs,
+            'writer batch p99 ms': (deleteResult.writer as WriterStats).p99Ms,
+          }]
         : []),
     ]);
-    if (deleteResult) console.log(`\npurge is ${round(deleteResult.seconds / purgeSeconds, 1)}× faster than DELETE`);
-    table('locks seen on the purge session (sampled every ~2 ms)', purgeLocks.map((l) => ({ ...l })));
-    if (deleteResult) table('locks seen on the DELETE session', deleteResult.locks.map((l) => ({ ...l })));
-    table('purge statements (each timed)', summariseStatements(statements));
-    keyValues('details', { generateSeconds: round(generateSeconds), tableSize: size, keptRows: Number(counts.kept), writerBaseline: baseline, purgeResult: { ...purgeResult, partitionsDropped: purgeResult.partitionsDropped.length } });
+    keyValues('first purge: milestones after its start', milestones1);
+    keyValues('first purge: time per phase (ms)', phases(statements1));
+    table('first purge: statements (each timed)', summariseStatements(statements1));
+    if (withReader) {
+      keyValues(`second purge: a reader holds substrate_logs for ${holdS} s`, {
+        'purge wall time s': withReader.purgeSeconds,
+        'partition dropped after the reader ended (ms)': withReader.droppedAfterReaderEndedMs,
+        'attempts that waited (lock timeout 1 s)': withReader.lockWaits,
+        'writer longest lock wait ms': (withReader.writerLockWaits as { longestLockWaitMs: number }).longestLockWaitMs,
+        'samples with a writer waiting for a lock': (withReader.writerLockWaits as { samplesWithAWriterWaitingForALock: number }).samplesWithAWriterWaitingForALock,
+        'writer batches': (withReader.writer as WriterStats).batches,
+        'writer max ms': (withReader.writer as WriterStats).maxMs,
+        'writer p99 ms': (withReader.writer as WriterStats).p99Ms,
+      });
+    }
+    if (attach) {
+      keyValues(`attaching partitions with ${(attach.oldRows as number).toLocaleString()} rows in the MINVALUE partition`, {
+        'partitions attached': attach.partitionsAttached,
+        'time ms': attach.ms,
+        'rows moved': attach.rowsMoved,
+        'writer longest lock wait ms': (attach.writerLockWaits as { longestLockWaitMs: number }).longestLockWaitMs,
+        'writer batch max ms': (attach.writer as WriterStats).maxMs,
+      });
+    }
+    if (deleteResult) {
+      keyValues('DELETE: disk space', {
+        'table + indexes before GB': gb(deleteResult.bytesBefore as number),
+        'after DELETE GB': gb(deleteResult.bytesAfterDelete as number),
+        'VACUUM seconds': deleteResult.vacuumSeconds,
+        'after VACUUM GB': gb(deleteResult.bytesAfterVacuum as number),
+      });
+    }
+    keyValues('writer without purge (baseline)', { ...baseline });
+    console.log(`\nlog lines of the purges: ${logLines.map((l) => l.msg).join(' | ')}`);
     save('purge', {
       command: `npm run bench -- purge ${argv.join(' ')}`.trim(),
       options: a,
       expiredRows,
-      keptRows: Number(counts.kept),
-      tableSize: size,
+      expiredBytes,
       generateSeconds: round(generateSeconds),
-      purge: { seconds: round(purgeSeconds, 3), statements: summariseStatements(statements), result: purgeResult, expiredLeft: Number(left.expired), locks: purgeLocks, writer: purgeWriter },
+      purge: { seconds: round(purgeSeconds, 3), milestones: milestones1, writerLockWaits: writerWaits1, expiredBytesAfter, phases: phases(statements1), statements: summariseStatements(statements1), report: { ...report1, partitionsDropped: report1.partitionsDropped.length }, expiredLeft: left1, databaseBytesBefore: databaseBefore1, databaseBytesAfter: databaseAfter1, writer: writerDuring1 },
+      withReader,
+      attach,
       delete: deleteResult,
       writerBaseline: baseline,
-      speedup: deleteResult ? round(deleteResult.seconds / purgeSeconds, 1) : null,
-      targets: { under1s: purgeSeconds < 1, atLeast100xFaster: deleteResult ? deleteResult.seconds / purgeSeconds >= 100 : null },
+      log: logLines.map((l) => l.msg),
+      targets: { under1s: purgeSeconds < 1 },
     });
   } finally {
     await admin.end().catch(() => {});
-    await watcher.end().catch(() => {});
+    await sampler.end().catch(() => {});
+    await writerDb.close().catch(() => {});
     await db.close().catch(() => {});
     await created.drop();
   }

@@ -26,8 +26,10 @@ export interface RunningServer {
   port: number;
   /** The database of queries (and, embedded, of everything). */
   db: Database;
-  /** The database of ingestion: writer, handshakes, purge (the same as `db` when embedded). */
+  /** The database of ingestion: writer, handshakes (the same as `db` when embedded). */
   ingestDb: Database;
+  /** Partition maintenance and purge (the same as `db` when embedded). */
+  retentionDb: Database;
   writer: BatchWriter;
   metrics: Metrics;
   /** The block summary job of network analytics; null with ANALYTICS=false. */
@@ -58,16 +60,23 @@ async function migrateWhenReachable(db: Database, log: Logger): Promise<void> {
   }
 }
 
-/** `options.db`: use this (embedded, in-memory) database for everything instead of opening one. */
-export async function startServer(settings: Settings, log: Logger, options: { db?: Database } = {}): Promise<RunningServer> {
-  const databases: Databases = options.db ? { queries: options.db, ingest: options.db, close: () => options.db!.close() } : await openDatabases(settings);
-  const { queries: db, ingest: ingestDb } = databases;
+export interface StartOptions {
+  /** Use this (embedded, in-memory) database for everything instead of opening one. */
+  db?: Database;
+  /** The clock of partition maintenance and purge (tests run them at fixed instants). */
+  clock?: () => number;
+}
+
+export async function startServer(settings: Settings, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const databases: Databases = options.db ? { queries: options.db, ingest: options.db, retention: options.db, close: () => options.db!.close() } : await openDatabases(settings);
+  const { queries: db, ingest: ingestDb, retention: retentionDb } = databases;
   log.info({ database: db.kind }, 'database opened');
   await migrateWhenReachable(ingestDb, log);
 
   const metrics = createMetrics();
   attachDatabase(metrics, db, 'queries');
   if (ingestDb !== db) attachDatabase(metrics, ingestDb, 'ingest');
+  if (retentionDb !== db) attachDatabase(metrics, retentionDb, 'retention');
   const recordDrop = createDropRecorder(metrics, log);
   const writer = new BatchWriter(
     ingestDb,
@@ -86,7 +95,7 @@ export async function startServer(settings: Settings, log: Logger, options: { db
   // Network analytics: figures of settled blocks (docs/analytics.md).
   const summarizer = settings.analytics ? new BlockSummarizer(ingestDb, { settleS: settings.analyticsSettleS, intervalS: settings.analyticsSummaryIntervalS }, metrics, log) : null;
   summarizer?.start();
-  const purger = new Purger(ingestDb, settings, metrics, log);
+  const purger = new Purger(retentionDb, settings, metrics, log.child({ component: 'retention' }), { clock: options.clock });
   await purger.start();
 
   const httpLog = log.child({ component: 'http' }, { level: ['trace', 'debug'].includes(settings.logLevel) ? settings.logLevel : 'warn' });
@@ -139,5 +148,5 @@ export async function startServer(settings: Settings, log: Logger, options: { db
       return lost;
     })());
 
-  return { app, port, db, ingestDb, writer, metrics, summarizer, ingest, purger, close };
+  return { app, port, db, ingestDb, retentionDb, writer, metrics, summarizer, ingest, purger, close };
 }

@@ -157,7 +157,7 @@ describe('Grafana dashboards against PostgreSQL', () => {
       exposed.add(m[1]);
       if (m[2] === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(m[1] + suffix);
     }
-    const promql = new Set(['sum', 'rate', 'increase', 'by', 'max', 'histogram_quantile', 'le', 'instance', 'reason', 'endpoint', 'kind', 'outcome', 'table', 'pool', 'state']);
+    const promql = new Set(['sum', 'rate', 'increase', 'by', 'max', 'histogram_quantile', 'le', 'instance', 'reason', 'endpoint', 'kind', 'outcome', 'table', 'pool', 'state', 'step']);
     const exprs = allPanels(DASHBOARD.panels).flatMap((p) => (p.targets ?? []).filter((t) => isPrometheus(t.datasource ?? p.datasource)).map((t) => t.expr as string));
     assert.ok(exprs.length >= 15, `${exprs.length} Prometheus queries`);
     for (const expr of exprs) {

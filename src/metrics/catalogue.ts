@@ -95,9 +95,13 @@ export function createMetrics() {
     batchRows: histogram('tetcore_write_batch_rows', 'Messages per batch written', [1, 8, 32, 128, 512, 1024, 4096, 16384]),
     batchSeconds: histogram('tetcore_write_batch_seconds', 'Time to write one batch', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]),
     writeFailures: counter('tetcore_write_failures_total', 'Batch writes that failed and were retried, by kind', ['kind']),
-    purgeRuns: counter('tetcore_purge_runs_total', 'Purge runs, by outcome', ['outcome']),
-    purgePartitionsDropped: counter('tetcore_purge_partitions_dropped_total', 'Expired partitions dropped by the purge'),
-    purgeRowsDeleted: counter('tetcore_purge_rows_deleted_total', 'Rows deleted by the purge outside whole partitions', ['table']),
+    purgeRuns: counter('tetcore_purge_runs_total', 'Purge runs, by outcome (ok, skipped: another run holds the purge lock, failed, stopped: by shutdown)', ['outcome']),
+    purgePartitionsDropped: counter('tetcore_purge_partitions_dropped_total', 'Expired partitions detached and dropped by the purge'),
+    purgeRowsDeleted: counter('tetcore_purge_rows_deleted_total', 'Rows deleted by the purge outside whole partitions (closed connections left without messages)', ['table']),
+    partitionLockWaits: counter('tetcore_partition_lock_waits_total', 'Partition changes (attach, detach, drop) that gave up after their lock timeout because other transactions held substrate_logs, and were retried; writers never wait for them', ['step']),
+    partitionLockWaiting: gauge('tetcore_partition_lock_waiting', '1 while a partition change (attach, detach, drop) is being retried because other transactions hold substrate_logs', ['step']),
+    partitionMaintenance: counter('tetcore_partition_maintenance_total', 'Runs of the partition maintenance (attaching partitions ahead), by outcome (ok, failed, stopped)', ['outcome']),
+    partitionsAheadSeconds: gauge('tetcore_partitions_ahead_seconds', 'How far ahead of now the prepared time partitions reach; an expiring message dated later finds no partition and is refused'),
     dbPoolConnections: gauge('tetcore_db_pool_connections', 'Database connections of this server, by pool and state (total, idle, in_use, waiting = queries queued for a connection)', ['pool', 'state'], function () {
       for (const [pool, read] of sources.pools) {
         const stats = read();
@@ -135,6 +139,10 @@ export function createMetrics() {
   metrics.feedHandshakesRefused.inc({ reason: 'ORIGIN_FORBIDDEN' }, 0);
   for (const kind of ['arrival', 'finality']) metrics.analyticsFacts.inc({ kind }, 0);
   for (const outcome of ['ok', 'skipped', 'failed']) metrics.analyticsSummaryRuns.inc({ outcome }, 0);
+  for (const step of ['attach', 'detach', 'drop']) {
+    metrics.partitionLockWaits.inc({ step }, 0);
+    metrics.partitionLockWaiting.set({ step }, 0);
+  }
   client.collectDefaultMetrics({ register: registry });
   return metrics;
 }

@@ -16,7 +16,8 @@ export interface MigrationResult {
   version: number;
 }
 
-export async function migrate(db: Database): Promise<MigrationResult> {
+/** `target`: migrate up to this version only (tests of a migration start from the schema before it). */
+export async function migrate(db: Database, target?: number): Promise<MigrationResult> {
   try {
     return await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -30,7 +31,7 @@ export async function migrate(db: Database): Promise<MigrationResult> {
         execQuery: (sql: string) => tx.query(sql),
         execSqlScript: (sql: string) => tx.exec(sql),
       });
-      const applied = await postgrator.migrate();
+      const applied = await postgrator.migrate(target === undefined ? undefined : String(target));
       const version = Number(await postgrator.getDatabaseVersion());
       // postgrator only moves forward from the highest version applied: a migration numbered below it
       // that was added later would be skipped silently. Refuse to start instead.

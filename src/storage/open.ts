@@ -9,28 +9,38 @@ import { EmbeddedDatabase } from './embedded.js';
 export interface Databases {
   /** Query routes, feed cache, readiness. */
   queries: Database;
-  /** Writer, handshakes, liveness, purge, migrations. */
+  /** Writer, handshakes, liveness, migrations. */
   ingest: Database;
+  /** Partition maintenance and purge: their own connections, so that a purge waiting for readers never holds one a writer needs. */
+  retention: Database;
   close(): Promise<void>;
 }
 
 type DatabaseSettings = Pick<Settings, 'databaseUrl' | 'dataDir' | 'dbPoolSize' | 'dbWriters' | 'statementTimeoutMs'>;
 
-/** Connections the ingestion pool holds beyond its writers: handshakes, liveness updates, purge. */
+/** Connections the ingestion pool holds beyond its writers: handshakes, liveness updates. */
 const INGEST_SPARE_CONNECTIONS = 2;
+/** The purge's session, an attach of its own and one of the maintenance. */
+const RETENTION_CONNECTIONS = 3;
 /** A query waits at most this long for a free connection before it is answered 503. */
 const MAX_QUERY_QUEUE_WAIT_MS = 10_000;
 
 export async function openDatabases(settings: DatabaseSettings): Promise<Databases> {
   if (!settings.databaseUrl) {
     const db = await EmbeddedDatabase.open(settings.dataDir);
-    return { queries: db, ingest: db, close: () => db.close() };
+    return { queries: db, ingest: db, retention: db, close: () => db.close() };
   }
   const ingest = new PostgresDatabase({
     url: settings.databaseUrl,
     poolSize: settings.dbWriters + INGEST_SPARE_CONNECTIONS,
     maxWriters: settings.dbWriters,
     applicationName: 'tetcore-analytics ingest',
+  });
+  const retention = new PostgresDatabase({
+    url: settings.databaseUrl,
+    poolSize: RETENTION_CONNECTIONS,
+    maxWriters: 0,
+    applicationName: 'tetcore-analytics retention',
   });
   const queries = new PostgresDatabase({
     url: settings.databaseUrl,
@@ -42,8 +52,9 @@ export async function openDatabases(settings: DatabaseSettings): Promise<Databas
   return {
     queries,
     ingest,
+    retention,
     async close() {
-      await Promise.all([queries.close(), ingest.close()]);
+      await Promise.all([queries.close(), ingest.close(), retention.close()]);
     },
   };
 }

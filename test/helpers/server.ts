@@ -1,7 +1,7 @@
 // Starts a real server instance (in this process) on a free port against a test database.
 import { pino } from 'pino';
 import { parseSettings, type Settings } from '../../src/config/settings.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer, type StartOptions } from '../../src/server.js';
 import type { Database } from '../../src/storage/database.js';
 import type { TestBackend } from './backends.js';
 
@@ -13,12 +13,13 @@ export interface TestServer extends RunningServer {
   dispose(): Promise<void>;
 }
 
-export async function startTestServer(backend: TestBackend, env: Record<string, string> = {}): Promise<TestServer> {
+/** `options.clock`: the clock of partition maintenance and purge (default: the real one). */
+export async function startTestServer(backend: TestBackend, env: Record<string, string> = {}, options: Pick<StartOptions, 'clock'> = {}): Promise<TestServer> {
   const created = await backend.create();
   const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', ...env, ...(created.url ? { DATABASE_URL: created.url } : {}) });
   // PostgreSQL: the server opens its own pools (queries and ingestion apart), as in production.
   if (created.url) await created.db.close();
-  const server = await startServer(settings, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), created.url ? {} : { db: created.db as Database });
+  const server = await startServer(settings, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), { ...options, ...(created.url ? {} : { db: created.db as Database }) });
   let disposed = false;
   return {
     ...server,
