@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as m from '../src/simulator/messages.js';
 import { naturalRates } from '../src/simulator/node.js';
-import { runSimulation, loadV1Fixture, loadV2Session, type Simulation } from '../src/simulator/index.js';
+import { runSimulation, loadV1Fixture, type Simulation } from '../src/simulator/index.js';
+import { v2SessionFrames } from './helpers/fixtures.js';
 
 const TS_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6}|\.\d{9})?[+-]\d{2}:\d{2}$/;
 const HASH = m.hashHex('test', 1);
@@ -166,7 +167,7 @@ test('fixtureToV2 applies the §10 transform to telemetry_messages.json', () => 
 });
 
 test('fixtureToV2 output matches the reference tetcore session payload for payload', () => {
-  const session = loadV2Session().map((line) => JSON.parse(line));
+  const session = v2SessionFrames().map((line) => JSON.parse(line));
   const networkId = session[0].payload.network_id;
   const mine = fixtureToV2Parsed(loadV1Fixture(), { networkId });
   for (const reference of session.slice(1)) {

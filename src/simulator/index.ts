@@ -9,7 +9,7 @@ import { SimulatedNode, TelemetrySocket, cumulativeRateMix, type NodeSentRecord,
 export type { NodeSentRecord, Role } from './node.js';
 export type { EnvelopeId } from './messages.js';
 export { fixtureToV2, frame, formatTs, buildNetworkStateTemplate } from './messages.js';
-export { loadV1Fixture, loadV2Session, fixturesDir } from './fixtures.js';
+export { loadV1Fixture, V1_CAPTURE_PATH } from './fixtures.js';
 
 export interface SimulationOptions {
   /** e.g. `ws://127.0.0.1:8080/` or `ws://host:8080/audit`; no query, fragment or credentials (§1.1). */
@@ -48,8 +48,8 @@ export interface SimulationOptions {
   chain?: string;
   /** Seed of node identities and hashes; default random, so each run has fresh network ids. */
   seed?: string;
-  /** Where telemetry_messages.json is (V1 mode); default $FIXTURES_DIR or ../shared/fixtures. */
-  fixturesDir?: string;
+  /** The V1 capture to replay (V1 mode); default src/simulator/data/v1-capture.json. */
+  v1CapturePath?: string;
 }
 
 export interface SimulationStats {
@@ -105,7 +105,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const seed = options.seed ?? randomBytes(6).toString('hex');
   const chain = options.chain ?? 'Local Testnet';
   const chainSeed = `${seed}/${chain}`;
-  const v1Messages = options.v1 ? loadV1Fixture(options.fixturesDir) : undefined;
+  const v1Messages = options.v1 ? loadV1Fixture(options.v1CapturePath) : undefined;
   if (v1Messages && idsPerSocket !== 1) throw new Error('V1 frames carry no id, so only one node per socket is possible');
 
   const config: SharedConfig = {
