@@ -18,6 +18,8 @@ import { registerApiRoutes } from './api/index.js';
 import { registerFeed } from './feed/index.js';
 import { registerMetricsRoute } from './metrics/route.js';
 import { requireApiToken } from './access/api-token.js';
+import { MetricsSummary } from './metrics/summary.js';
+import { describeDatabase, listenError, listenUrl, reservePort, type PortReservation } from './startup.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -54,11 +56,29 @@ async function migrateWhenReachable(db: Database, log: Logger): Promise<void> {
   }
 }
 
-/** `options.db`: use this (embedded, in-memory) database for everything instead of opening one. */
+/**
+ * Start-up order: the port is taken first (a port in use is reported before the data is touched), then
+ * the database is opened (the embedded one locks DATA_DIR) and migrated, then the parts start and the
+ * HTTP server takes the port over. A failure releases what was taken and throws (see startup.ts).
+ * `options.db`: use this (embedded, in-memory) database for everything instead of opening one.
+ */
 export async function startServer(settings: Settings, log: Logger, options: { db?: Database } = {}): Promise<RunningServer> {
-  const databases: Databases = options.db ? { queries: options.db, ingest: options.db, close: () => options.db!.close() } : await openDatabases(settings);
+  const reservation = await reservePort(settings.host, settings.port);
+  let databases: Databases | null = null;
+  try {
+    databases = options.db ? { queries: options.db, ingest: options.db, close: () => options.db!.close() } : await openDatabases(settings);
+    return await startParts(settings, log, databases, reservation, options.db ? `${options.db.kind} (given by the caller)` : describeDatabase(settings));
+  } catch (error) {
+    await reservation.release();
+    // Only what this call opened is closed (a database passed in belongs to the caller).
+    if (databases !== null && !options.db) await databases.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function startParts(settings: Settings, log: Logger, databases: Databases, reservation: PortReservation, database: string): Promise<RunningServer> {
   const { queries: db, ingest: ingestDb } = databases;
-  log.info({ database: db.kind }, 'database opened');
+  log.info({ database }, 'database opened');
   await migrateWhenReachable(ingestDb, log);
 
   const metrics = createMetrics();
@@ -111,14 +131,11 @@ export async function startServer(settings: Settings, log: Logger, options: { db
   registerMetricsRoute(app, metrics);
   await registerApiRoutes(app, { db, metrics, settings });
 
-  await app.listen({ port: settings.port, host: settings.host, backlog: settings.maxPendingConnections });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : settings.port;
-  log.info({ port, database: db.kind }, 'tetcore-analytics listening');
-
+  const summary = new MetricsSummary(metrics, log, { maxRows: settings.bufferMaxRows, maxBytes: settings.bufferMaxBytes });
   let closing: Promise<number> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      summary.stop();
       await ingest.closeAll();
       const closed = app.close();
       const lost = await writer.drain(settings.shutdownTimeoutS * 1000);
@@ -129,6 +146,21 @@ export async function startServer(settings: Settings, log: Logger, options: { db
       log.info({ stored: writer.stored, lost }, 'shut down');
       return lost;
     })());
+
+  // Everything is ready before the port changes hands, so the gap without a listener is as short as can be.
+  await app.ready();
+  await reservation.release();
+  try {
+    await app.listen({ port: reservation.port, host: settings.host, backlog: settings.maxPendingConnections });
+  } catch (error) {
+    // Another process took the port in that gap: stop what started (nothing was received yet).
+    await close().catch(() => 0);
+    throw listenError(error as NodeJS.ErrnoException, settings.host, reservation.port);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : reservation.port;
+  log.info({ url: listenUrl(settings.host, port), port, database }, 'tetcore-analytics listening');
+  summary.start();
 
   return { app, port, db, ingestDb, writer, metrics, ingest, purger, close };
 }

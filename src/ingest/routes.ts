@@ -14,6 +14,7 @@ import { NodeHandle } from './node.js';
 import { IngestGuard } from '../access/ingest-guard.js';
 import type { BatchWriter } from './writer.js';
 import type { DropRecorder } from './drops.js';
+import { ConnectionLog } from './connection-log.js';
 
 /** Close codes the server sends on ingestion sockets (1009 "too big" is sent by ws itself). */
 export const CLOSE_CODES = { SHUTDOWN: 1001, TOO_BIG: 1009, CLIENT_TIMEOUT: 4408 } as const;
@@ -71,8 +72,10 @@ export class IngestEndpoints {
   private liveness: NodeJS.Timeout | null = null;
 
   private readonly guard: IngestGuard;
+  private readonly connectionLog: ConnectionLog;
 
   constructor(private readonly deps: IngestDeps) {
+    this.connectionLog = new ConnectionLog(deps.log);
     this.guard = new IngestGuard({ allow: deps.settings.ingestAllow, maxConnections: deps.settings.maxConnections, maxConnectionsPerIp: deps.settings.maxConnectionsPerIp });
     deps.writer.on('pause', () => {
       for (const c of this.connections) c.socket.pause();
@@ -143,13 +146,14 @@ export class IngestEndpoints {
   private accept(socket: WebSocket, request: FastifyRequest, endpoint: string, audit: boolean): void {
     const { writer, metrics, recordDrop, settings, log } = this.deps;
     const node = new NodeHandle(request.ingestIp as string, audit, null, request.ingestRowId as number);
-    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, maxNodesPerConnection: settings.maxNodesPerConnection });
+    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, maxNodesPerConnection: settings.maxNodesPerConnection, connectionLog: this.connectionLog });
     this.connections.add(connection);
+    this.connectionLog.opened(connection, node.ipAddr);
     metrics.nodesConnected.inc();
     metrics.currentConnections.inc();
     metrics.connectionsOpen.inc({ endpoint });
     if (writer.isPaused) socket.pause();
-    log.debug({ ip: node.ipAddr, endpoint, row: node.rowId }, 'node connected');
+    log.debug({ ip: node.ipAddr, endpoint, row: node.rowId }, 'node socket opened');
 
     socket.on('message', (data: Buffer) => connection.handleMessage(data));
     socket.on('ping', () => connection.touch());
@@ -163,7 +167,7 @@ export class IngestEndpoints {
       metrics.nodesDropped.inc();
       metrics.currentConnections.dec();
       metrics.connectionsOpen.dec({ endpoint });
-      log.debug({ ip: node.ipAddr, code }, 'node disconnected');
+      this.connectionLog.closed(connection, code);
     });
   }
 
@@ -172,7 +176,7 @@ export class IngestEndpoints {
     const deadline = Date.now() - this.deps.settings.clientTimeoutS * 1000;
     for (const connection of this.connections) {
       if (connection.lastFrameAt < deadline) {
-        this.deps.log.info({ endpoint: connection.endpoint }, `nothing received for ${this.deps.settings.clientTimeoutS} s: disconnecting`);
+        this.deps.log.debug({ endpoint: connection.endpoint }, `nothing received for ${this.deps.settings.clientTimeoutS} s: disconnecting`);
         closeSocket(connection.socket, CLOSE_CODES.CLIENT_TIMEOUT, 'client timeout');
       } else {
         connection.socket.ping();
@@ -206,6 +210,7 @@ export class IngestEndpoints {
         }),
     );
     await Promise.all(closing);
+    this.connectionLog.flush();
   }
 }
 
