@@ -4,9 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import * as m from './messages.js';
 import { loadV1Fixture } from './fixtures.js';
-import { SimulatedNode, TelemetrySocket, cumulativeRateMix, type NodeSentRecord, type Role, type SharedConfig } from './node.js';
+import { SimulatedNode, TelemetrySocket, cumulativeRateMix, type DialOutcome, type NodeSentRecord, type Role, type SharedConfig } from './node.js';
+import { checkTelemetryUrl } from './dial-errors.js';
 
-export type { NodeSentRecord, Role } from './node.js';
+export type { DialOutcome, NodeSentRecord, Role } from './node.js';
+export { checkTelemetryUrl, describeDialError } from './dial-errors.js';
 export type { EnvelopeId } from './messages.js';
 export { fixtureToV2, frame, formatTs, buildNetworkStateTemplate } from './messages.js';
 export { loadV1Fixture, V1_CAPTURE_PATH } from './fixtures.js';
@@ -50,6 +52,8 @@ export interface SimulationOptions {
   seed?: string;
   /** The V1 capture to replay (V1 mode); default src/simulator/data/v1-capture.json. */
   v1CapturePath?: string;
+  /** Told the outcome of every dial of every socket (the CLI stops when the very first one fails). */
+  onDial?: (outcome: DialOutcome) => void;
 }
 
 export interface SimulationStats {
@@ -87,17 +91,9 @@ function networkStateTemplate(targetBytes: number): m.NetworkStateTemplate {
   return template;
 }
 
-function checkNodeUrl(text: string): void {
-  const url = new URL(text);
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new Error(`not a ws:// or wss:// URL: ${text}`);
-  // A real node refuses such URLs at start-up ("information loss").
-  if (url.search || url.hash || url.username || url.password) {
-    throw new Error(`a tetcore node rejects URLs with a query, fragment or credentials: ${text}`);
-  }
-}
-
 export async function runSimulation(options: SimulationOptions): Promise<Simulation> {
-  checkNodeUrl(options.url);
+  const urlProblem = checkTelemetryUrl(options.url);
+  if (urlProblem !== null) throw new Error(urlProblem);
   const nodeCount = options.nodes ?? 1;
   const idsPerSocket = options.idsPerSocket ?? 1;
   const role = options.role ?? 'full';
@@ -125,6 +121,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     chainSeed,
     chainStartMs: Date.now(),
     baseHeight: 1000,
+    onDial: options.onDial,
   };
   const rateMix = cumulativeRateMix(config);
   const fixturePeerId = (v1Messages?.find((msg) => msg.msg === 'system.network_state')?.state as { peerId?: string } | undefined)?.peerId;

@@ -3,6 +3,7 @@
 
 import WebSocket from 'ws';
 import * as m from './messages.js';
+import { describeDialError } from './dial-errors.js';
 
 export type Role = 'validator' | 'full';
 
@@ -35,7 +36,11 @@ export interface SharedConfig {
   /** Wall-clock ms at which the chain was at `baseHeight`; nodes derive their height from it. */
   chainStartMs: number;
   baseHeight: number;
+  /** Told the outcome of every dial: connected, or why not (one line, see dial-errors.ts). */
+  onDial?: (outcome: DialOutcome) => void;
 }
+
+export type DialOutcome = { ok: true } | { ok: false; reason: string };
 
 /** What one node put on the wire, for checking a server's database against. */
 export interface NodeSentRecord {
@@ -205,15 +210,21 @@ export class TelemetrySocket {
       headers: { Host: `${url.hostname}:${port}` }, // the node always writes the port (§1.2)
     });
     this.ws = ws;
+    let failure: string | null = null;
     ws.on('open', () => {
       if (this.ws !== ws || this.state !== 'dialing') return;
       // A real node never polls the receive half: pings and close frames stay unread and a
       // server-side close is only noticed when a later write fails (§1.4).
       if (!this.config.polite) ws.pause();
       this.state = 'ready';
+      this.config.onDial?.({ ok: true });
     });
-    ws.on('error', () => {}); // always followed by 'close'
+    // Always followed by 'close'; a failure while dialing is reported there.
+    ws.on('error', (error: Error & { code?: string }) => {
+      if (this.ws === ws && this.state === 'dialing') failure = describeDialError(error, this.config.url);
+    });
     ws.on('close', () => {
+      if (failure !== null) this.config.onDial?.({ ok: false, reason: failure });
       if (this.ws === ws) this.lost();
     });
   }
