@@ -18,7 +18,7 @@ import { ConnectionLog } from './connection-log.js';
 
 /** Close codes the server sends on ingestion sockets (1009 "too big" is sent by ws itself). */
 export const CLOSE_CODES = { SHUTDOWN: 1001, TOO_BIG: 1009, CLIENT_TIMEOUT: 4408 } as const;
-/** Nodes never answer a close frame (wire-protocol 1.4): the TCP socket is closed this long after it. */
+/** Nodes never answer a close frame (docs/wire-protocol.md#nodes-never-read): the TCP socket is closed this long after it. */
 const CLOSE_GRACE_MS = 500;
 
 declare module 'fastify' {

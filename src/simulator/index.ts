@@ -14,19 +14,19 @@ export { fixtureToV2, frame, formatTs, buildNetworkStateTemplate } from './messa
 export { loadV1Fixture, V1_CAPTURE_PATH } from './fixtures.js';
 
 export interface SimulationOptions {
-  /** e.g. `ws://127.0.0.1:8080/` or `ws://host:8080/audit`; no query, fragment or credentials (§1.1). */
+  /** e.g. `ws://127.0.0.1:8080/` or `ws://host:8080/audit`; no query, fragment or credentials (docs/wire-protocol.md#node-configuration-and-urls). */
   url: string;
   /** Simulated nodes (envelope ids), default 1. */
   nodes?: number;
-  /** Nodes sharing one websocket, distinguished by envelope id (§1.7); default 1. */
+  /** Nodes sharing one websocket, distinguished by envelope id (docs/wire-protocol.md#envelope-ids); default 1. */
   idsPerSocket?: number;
   /** Envelope id of the first node on each socket, the next ones count up; default 1. Any u64. */
   firstEnvelopeId?: m.EnvelopeId;
-  /** Endpoint verbosity; 0, 1, 5 and 9 change what is sent (§3); default 0. */
+  /** Endpoint verbosity; 0, 1, 5 and 9 change what is sent (docs/wire-protocol.md#message-types); default 0. */
   verbosity?: number;
   /** Default 'full'. */
   role?: Role;
-  /** GRANDPA voter count V (§7); default 4. Validator nodes take the voter slots round-robin. */
+  /** GRANDPA voter count V (docs/wire-protocol.md#rates-and-sizes); default 4. Validator nodes take the voter slots round-robin. */
   validators?: number;
   /** Messages/s per node with the natural mix of the verbosity/role, instead of the natural schedule. */
   rate?: number;

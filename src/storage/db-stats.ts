@@ -23,8 +23,8 @@ const OUR_SCHEMAS = `n.nspname IN (current_schema(), 'reference_compat')`;
 
 /**
  * The relations of our schemas (tables, partitions, indexes, sequences, views), largest first, at most
- * 1000; other schemas of a shared PostgreSQL and the internal pg_toast ones are left out (docs/decisions.md,
- * "/stats/db lists our relations"). `rows_estimate` is the planner's estimate (summed over partitions for
+ * 1000; other schemas of a shared PostgreSQL and the internal pg_toast ones are left out
+ * (docs/decisions.md#statsdb-lists-our-relations). `rows_estimate` is the planner's estimate (summed over partitions for
  * a partitioned table; null before the first ANALYZE).
  */
 export async function relationStats(db: Queryable): Promise<RelationStatRow[]> {
