@@ -9,6 +9,10 @@ export const ERROR_CODES = {
   BAD_REQUEST: { status: 400, message: 'invalid request' },
   NOT_FOUND: { status: 404, message: 'not found' },
   MIGRATION_FAILED: { status: 500, message: 'database migration failed' },
+  // Start-up (the process exits with one line naming the setting to change)
+  DATA_DIR_IN_USE: { status: 500, message: 'the data folder is in use by another process' },
+  LISTEN_FAILED: { status: 500, message: 'the server could not listen on its address' },
+  EMBEDDED_OPEN_FAILED: { status: 500, message: 'the embedded database could not be opened' },
   // Query API
   INVALID_PARAMETER: { status: 400, message: 'a parameter is missing or invalid' },
   INVALID_BODY: { status: 400, message: 'the request body is not valid' },

@@ -1,19 +1,33 @@
-// Composition root: read the settings, start the server, shut down cleanly on SIGTERM/SIGINT.
+// Composition root: read the settings, start the server, shut down cleanly on SIGTERM/SIGINT. A start-up
+// failure is one line on stderr and a non-zero exit (2: fix a setting or stop another process; 1: other),
+// with the stack only at LOG_LEVEL=debug or trace.
 import { describeSettings, loadEnvironment, parseSettings, type Settings } from './config/settings.js';
 import { createLogger } from './config/logger.js';
-import { startServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
+import { describeStartupFailure } from './startup.js';
+
+function exitWithLine(line: string, exitCode: number, detail?: string): never {
+  process.stderr.write(`tetcore-analytics: ${line}\n${detail ? `${detail}\n` : ''}`);
+  process.exit(exitCode);
+}
 
 async function main(): Promise<void> {
   let settings: Settings;
   try {
     settings = parseSettings(loadEnvironment());
   } catch (error) {
-    process.stderr.write(`tetcore-analytics: ${(error as Error).message}\n`);
-    process.exit(2);
+    exitWithLine((error as Error).message, 2);
   }
-  const log = createLogger(settings.logLevel);
-  log.info({ settings: describeSettings(settings) }, 'starting');
-  const server = await startServer(settings, log);
+  const log = createLogger(settings);
+  log.debug({ settings: describeSettings(settings) }, 'settings');
+  let server: RunningServer;
+  try {
+    server = await startServer(settings, log);
+  } catch (error) {
+    const { line, exitCode } = describeStartupFailure(error);
+    const verbose = settings.logLevel === 'debug' || settings.logLevel === 'trace';
+    exitWithLine(line, exitCode, verbose ? String((error as Error)?.stack ?? error) : undefined);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -27,7 +41,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-main().catch((error) => {
-  process.stderr.write(`tetcore-analytics failed to start: ${(error as Error).stack ?? error}\n`);
-  process.exit(1);
-});
+main().catch((error) => exitWithLine(describeStartupFailure(error).line, 1));

@@ -20,6 +20,8 @@ import { registerMetricsRoute } from './metrics/route.js';
 import { requireApiToken } from './access/api-token.js';
 import { AnalyticsIngest } from './analytics/ingest.js';
 import { BlockSummarizer } from './analytics/summarizer.js';
+import { MetricsSummary } from './metrics/summary.js';
+import { describeDatabase, listenError, listenUrl, reservePort, type PortReservation } from './startup.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -67,10 +69,28 @@ export interface StartOptions {
   clock?: () => number;
 }
 
+/**
+ * Start-up order: the port is taken first (a port in use is reported before the data is touched), then
+ * the database is opened (the embedded one locks DATA_DIR) and migrated, then the parts start and the
+ * HTTP server takes the port over. A failure releases what was taken and throws (see startup.ts).
+ */
 export async function startServer(settings: Settings, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  const databases: Databases = options.db ? { queries: options.db, ingest: options.db, retention: options.db, close: () => options.db!.close() } : await openDatabases(settings);
+  const reservation = await reservePort(settings.host, settings.port);
+  let databases: Databases | null = null;
+  try {
+    databases = options.db ? { queries: options.db, ingest: options.db, retention: options.db, close: () => options.db!.close() } : await openDatabases(settings);
+    return await startParts(settings, log, databases, reservation, options.db ? `${options.db.kind} (given by the caller)` : describeDatabase(settings), options);
+  } catch (error) {
+    await reservation.release();
+    // Only what this call opened is closed (a database passed in belongs to the caller).
+    if (databases !== null && !options.db) await databases.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function startParts(settings: Settings, log: Logger, databases: Databases, reservation: PortReservation, database: string, options: StartOptions): Promise<RunningServer> {
   const { queries: db, ingest: ingestDb, retention: retentionDb } = databases;
-  log.info({ database: db.kind }, 'database opened');
+  log.info({ database }, 'database opened');
   await migrateWhenReachable(ingestDb, log);
 
   const metrics = createMetrics();
@@ -128,14 +148,11 @@ export async function startServer(settings: Settings, log: Logger, options: Star
   registerMetricsRoute(app, metrics);
   await registerApiRoutes(app, { db, metrics, settings });
 
-  await app.listen({ port: settings.port, host: settings.host, backlog: settings.maxPendingConnections });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : settings.port;
-  log.info({ port, database: db.kind }, 'tetcore-analytics listening');
-
+  const summary = new MetricsSummary(metrics, log, { maxRows: settings.bufferMaxRows, maxBytes: settings.bufferMaxBytes });
   let closing: Promise<number> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      summary.stop();
       await ingest.closeAll();
       const closed = app.close();
       const lost = await writer.drain(settings.shutdownTimeoutS * 1000);
@@ -147,6 +164,21 @@ export async function startServer(settings: Settings, log: Logger, options: Star
       log.info({ stored: writer.stored, lost }, 'shut down');
       return lost;
     })());
+
+  // Everything is ready before the port changes hands, so the gap without a listener is as short as can be.
+  await app.ready();
+  await reservation.release();
+  try {
+    await app.listen({ port: reservation.port, host: settings.host, backlog: settings.maxPendingConnections });
+  } catch (error) {
+    // Another process took the port in that gap: stop what started (nothing was received yet).
+    await close().catch(() => 0);
+    throw listenError(error as NodeJS.ErrnoException, settings.host, reservation.port);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : reservation.port;
+  log.info({ url: listenUrl(settings.host, port), port, database }, 'tetcore-analytics listening');
+  summary.start();
 
   return { app, port, db, ingestDb, retentionDb, writer, metrics, summarizer, ingest, purger, close };
 }

@@ -29,12 +29,16 @@ for (const backend of BACKENDS) {
     });
     after(() => server.dispose());
 
-    it('GET /stats/db: relation sizes largest first, row estimates, and the time span of each message partition', async () => {
-      await server.db.query('ANALYZE');
+    it('GET /stats/db: our relations only, sizes largest first, row estimates, and the time span of each message partition', async () => {
+      // PostgreSQL's autovacuum sets the estimates when it gets to it; the embedded database has none, the route does it.
+      if (backend.name === 'postgres') await server.db.query('ANALYZE');
       const { status, body } = await api(server, '/stats/db');
       assert.equal(status, 200);
       assert.ok(body.length > 10 && body.length <= 1000);
       for (const row of body) assert.deepEqual(Object.keys(row), STAT_KEYS);
+      const schemas = new Set(body.map((r: { relation: string }) => r.relation.split('.')[0]));
+      assert.deepEqual([...schemas].sort(), ['public', 'reference_compat'], 'no pg_toast or other schemas');
+      assert.equal(body.filter((r: { kind: string }) => r.kind === 'toast table').length, 0);
       for (let i = 1; i < body.length; i++) assert.ok(body[i - 1].bytes >= body[i].bytes, 'ordered by size');
       const byName = new Map(body.map((r: { relation: string }) => [r.relation, r]));
       const logs = byName.get('public.substrate_logs') as Record<string, unknown>;

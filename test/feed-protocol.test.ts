@@ -51,7 +51,7 @@ describe('feed protocol: client requests', () => {
       [{ ...base, aggregate_type: 'mean', aggregate_interval: -1 }, 'Unable to parse `aggregate_type` or `aggregate_interval`'],
       [{ ...base, aggregate_type: 'mean', aggregate_interval: 1.5 }, 'Unable to parse `aggregate_type` or `aggregate_interval`'],
       [{ ...base, aggregate_type: 'mean', aggregate_interval: '60' }, 'Unable to parse `aggregate_type` or `aggregate_interval`'],
-      // W36: the reference hung a worker on an interval of 0
+      // docs/decisions.md#feed-aggregation: the reference hung a worker on an interval of 0
       [{ ...base, aggregate_type: 'mean', aggregate_interval: 0 }, 'Unable to parse `aggregate_type` or `aggregate_interval`'],
       // the interval is checked before the type
       [{ ...base, aggregate_type: 'average', aggregate_interval: 0 }, 'Unable to parse `aggregate_type` or `aggregate_interval`'],

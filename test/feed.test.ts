@@ -50,7 +50,7 @@ for (const backend of BACKENDS) {
       await node.close();
     });
 
-    it('delivers rows stored late, older than what was already sent (W33)', async () => {
+    it('delivers rows stored late, older than what was already sent (docs/decisions.md#feed-cache)', async () => {
       const { node, peerId, send } = await startNode(server, 'late');
       const feed = await connectFeed(server.url('/feed'));
       feed.send({ peer_id: peerId, msg: 'txpool.import', interest: 'subscribe', start_time: startTime(60_000) });
@@ -146,7 +146,7 @@ for (const backend of BACKENDS) {
       await waitFor(async () => (await gaugeValue(server, 'feedSubscriptions')) === 0, 'subscriptions released on close');
     });
 
-    it('counts feed connections; a plain GET on /feed is 426 and counts nothing (W37)', async () => {
+    it('counts feed connections; a plain GET on /feed is 426 and counts nothing (docs/decisions.md#feed-connection-counts)', async () => {
       const before = { connected: await counterValue(server, 'feedsConnected'), disconnected: await counterValue(server, 'feedsDisconnected'), open: await gaugeValue(server, 'currentFeedConnections') };
       const response = await fetch(server.httpUrl('/feed'));
       assert.equal(response.status, 426);

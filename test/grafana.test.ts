@@ -1,7 +1,7 @@
 // The Grafana dashboard in grafana/ must keep working: every SQL panel and variable query runs, with
 // Grafana's macros substituted, against data ingested over the websocket into PostgreSQL, and returns
 // rows; every metric its Prometheus panels name is exposed by /metrics. The reference's own dashboards
-// run too (dashboard 01 through the reference_compat schema of migration 004, W41).
+// run too (dashboard 01 through the reference_compat schema of migration 004, docs/decisions.md#grafana-dashboards).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -180,7 +180,7 @@ describe('Grafana dashboards against PostgreSQL', () => {
       round: `SELECT created_at AS "time", CAST(logs->>'round' as INTEGER) as round FROM substrate_logs WHERE $__timeFilter(created_at) AND logs->>'msg' = 'afg.announcing_blocks_to_voted_peers' AND substrate_logs.node_ip LIKE '$node_ip%' ORDER BY 1`,
       peers: `SELECT created_at AS "time", CAST (logs->>'peers' as INTEGER) as peer_count FROM substrate_logs WHERE $__timeFilter(created_at) AND substrate_logs.node_ip LIKE '10.11.0.11%' AND logs->>'msg' = 'system.interval' ORDER BY 1`,
     };
-    // Without the compat schema the column does not exist, as in the reference (W41).
+    // Without the compat schema the column does not exist, as in the reference (docs/decisions.md#grafana-dashboards).
     await assert.rejects(server.db.query(reference01.node_ip), /node_ip/);
     await server.db.session(async (session) => {
       await session.query(`SET search_path = reference_compat, public`);

@@ -1,4 +1,4 @@
-// Tests of the node simulator: frame builders against wire-protocol.md, and one end-to-end run
+// Tests of the node simulator: frame builders against docs/wire-protocol.md, and one end-to-end run
 // against a real `ws` server checking what actually goes over the socket.
 
 import { test, after } from 'node:test';
@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as m from '../src/simulator/messages.js';
 import { naturalRates } from '../src/simulator/node.js';
-import { runSimulation, loadV1Fixture, loadV2Session, type Simulation } from '../src/simulator/index.js';
+import { runSimulation, loadV1Fixture, type Simulation } from '../src/simulator/index.js';
+import { v2SessionFrames } from './helpers/fixtures.js';
 
 const TS_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6}|\.\d{9})?[+-]\d{2}:\d{2}$/;
 const HASH = m.hashHex('test', 1);
@@ -84,7 +85,7 @@ test('ordinary frames are {"id","ts","payload"}, system.connected is {"id","payl
   assert.equal(m.frame(1, ts, m.txpoolImport(1, 0)), `{"id":1,"ts":"${ts}","payload":{"future":0,"msg":"txpool.import","ready":1}}`);
 });
 
-test('field types follow the catalogue: str# and Rust Debug text where §3 says so', () => {
+test('field types follow the catalogue: str# and Rust Debug text where docs/wire-protocol.md#numbers-as-strings says so', () => {
   const finalized = m.notifyFinalized(HASH, 1853457);
   assert.equal(finalized.height, '1853457');
   assert.equal(m.blockImport(HASH, 5, 'Own').height, 5);
@@ -106,7 +107,7 @@ test('envelope ids are opaque u64 text: big ids round-trip exactly, anything els
   }
 });
 
-test('system.network_state hits its target size (±10 %) with the tetcore structure of §5.2', () => {
+test('system.network_state hits its target size (±10 %) with the tetcore structure of docs/wire-protocol.md#systemnetwork_state', () => {
   const peerId = m.peerIdFor('me');
   for (const kb of [2, 22, 140, 350]) {
     const template = m.buildNetworkStateTemplate(kb * 1000);
@@ -136,7 +137,7 @@ test('system.network_state hits its target size (±10 %) with the tetcore struct
   }
 });
 
-test('fixtureToV2 applies the §10 transform to telemetry_messages.json', () => {
+test('fixtureToV2 applies the transform of docs/wire-protocol.md#the-2020-capture to telemetry_messages.json', () => {
   const fixture = loadV1Fixture();
   assert.equal(fixture.length, 16);
   const frames = fixtureToV2Parsed(fixture);
@@ -166,7 +167,7 @@ test('fixtureToV2 applies the §10 transform to telemetry_messages.json', () => 
 });
 
 test('fixtureToV2 output matches the reference tetcore session payload for payload', () => {
-  const session = loadV2Session().map((line) => JSON.parse(line));
+  const session = v2SessionFrames().map((line) => JSON.parse(line));
   const networkId = session[0].payload.network_id;
   const mine = fixtureToV2Parsed(loadV1Fixture(), { networkId });
   for (const reference of session.slice(1)) {
@@ -185,7 +186,7 @@ test('V1 replay is the fixture verbatim except for a fresh ts', () => {
   }
 });
 
-test('the natural per-node rates match §7 (≈1 msg/s at verbosity 0, ≈9 for a validator at 5)', () => {
+test('the natural per-node rates match docs/wire-protocol.md#rates-and-sizes (≈1 msg/s at verbosity 0, ≈9 for a validator at 5)', () => {
   const total = (verbosity: number, role: 'validator' | 'full') =>
     naturalRates(verbosity, role, 4, 0).reduce((sum, [, rate]) => sum + rate, 0);
   assert.ok(total(0, 'full') > 0.9 && total(0, 'full') < 1.2);

@@ -58,6 +58,7 @@ export interface Settings {
   analytics: boolean;
   analyticsSettleS: number;
   analyticsSummaryIntervalS: number;
+  logFormat: 'json' | 'pretty' | 'auto';
 }
 
 type Parser<T> = (raw: string) => T;
@@ -120,6 +121,14 @@ function logLevel(env: string): Parser<string> {
     }
     if (chosen === null) throw new SettingError(env, `one of ${LOG_LEVELS.join(', ')}`, raw);
     return chosen;
+  };
+}
+
+function oneOf<T extends string>(env: string, values: readonly T[]): Parser<T> {
+  return (raw) => {
+    const value = raw.trim().toLowerCase();
+    if (!(values as readonly string[]).includes(value)) throw new SettingError(env, `one of ${values.join(', ')}`, raw);
+    return value as T;
   };
 }
 
@@ -206,7 +215,7 @@ export const SETTINGS = [
   spec({ key: 'port', env: 'PORT', defaultText: '8080', description: 'TCP port of the HTTP and websocket server', parse: integer('PORT', 0, 65535), fallback: () => 8080 }),
   spec({ key: 'host', env: 'HOST', defaultText: '0.0.0.0', description: 'Address to listen on', parse: text('HOST'), fallback: () => '0.0.0.0' }),
   spec({ key: 'databaseUrl', env: 'DATABASE_URL', defaultText: '(unset: embedded database)', description: 'PostgreSQL URL; when unset an embedded PostgreSQL (PGlite) stores its data in `DATA_DIR`', parse: databaseUrl('DATABASE_URL'), fallback: () => null }),
-  spec({ key: 'dataDir', env: 'DATA_DIR', defaultText: './data', description: 'Data folder of the embedded database (ignored with `DATABASE_URL`)', parse: text('DATA_DIR'), fallback: () => './data' }),
+  spec({ key: 'dataDir', env: 'DATA_DIR', defaultText: './data', description: 'Data folder of the embedded database (ignored with `DATABASE_URL`); one server at a time uses it (lock file `tetcore-analytics.lock`)', parse: text('DATA_DIR'), fallback: () => './data' }),
   spec({ key: 'heartbeatIntervalS', env: 'HEARTBEAT_INTERVAL', defaultText: '5', description: 'Seconds between pings to nodes and between liveness checks', parse: integer('HEARTBEAT_INTERVAL', 1), fallback: () => 5 }),
   spec({ key: 'clientTimeoutS', env: 'CLIENT_TIMEOUT_S', defaultText: '10', description: 'A node connection from which nothing at all (data, ping or pong) arrived for this many seconds is closed', parse: integer('CLIENT_TIMEOUT_S', 1), fallback: () => 10 }),
   spec({ key: 'purgeIntervalS', env: 'PURGE_INTERVAL_S', defaultText: '600', description: 'Seconds between purges of expired data', parse: integer('PURGE_INTERVAL_S', 1), fallback: () => 600 }),
@@ -253,6 +262,7 @@ export const SETTINGS = [
   spec({ key: 'analyticsSettleS', env: 'ANALYTICS_SETTLE_S', defaultText: '60', description: 'Seconds after its first seen when a block’s propagation figures are computed once and stored (until then, and after a late arrival, they are computed on each query)', parse: integer('ANALYTICS_SETTLE_S', 1, 86_400), fallback: () => 60 }),
   spec({ key: 'analyticsSummaryIntervalS', env: 'ANALYTICS_SUMMARY_INTERVAL_S', defaultText: '10', description: 'Seconds between runs of the job that stores the figures of settled blocks (one server at a time)', parse: integer('ANALYTICS_SUMMARY_INTERVAL_S', 1, 3600), fallback: () => 10 }),
   spec({ key: 'logLevel', env: 'LOG_LEVEL', defaultText: 'info', description: 'trace, debug, info, warn, error or silent; `RUST_LOG` is accepted as an alias', parse: logLevel('LOG_LEVEL'), fallback: () => 'info' }),
+  spec({ key: 'logFormat', env: 'LOG_FORMAT', defaultText: 'auto', description: '`json` (one JSON object per line), `pretty` (readable lines) or `auto`: pretty when stdout is a terminal, else json', parse: oneOf('LOG_FORMAT', ['json', 'pretty', 'auto'] as const), fallback: () => 'auto' as const }),
 ] as const;
 
 export type Environment = Record<string, string | undefined>;

@@ -1,7 +1,8 @@
 // Aggregation of one subscription's records into time buckets, as pure state: records in, finished
-// buckets out. Fixes the reference (W36): buckets are aligned on multiples of the interval and labelled
-// with their own start; every record counts, boundary records included; a bucket is sent when a record
-// of a later bucket arrives, and sent again (same label) if rows stored late change it.
+// buckets out. Fixes the reference (docs/decisions.md#feed-aggregation): buckets are aligned on
+// multiples of the interval and labelled with their own start; every record counts, boundary records
+// included; a bucket is sent when a record of a later bucket arrives, and sent again (same label) if
+// rows stored late change it.
 // `tracing.profiling` is aggregated per (target, name) on `time`, as the reference did; any other
 // message type on one chosen field or on every numeric field, numbers and decimal strings alike.
 import type { Aggregation, AggregateType } from './protocol.js';

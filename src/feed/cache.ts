@@ -1,14 +1,14 @@
 // The feed cache: one entry per (peer_id, msg) shared by every viewer of it, filled from the database
 // by polling (so rows written by other servers appear too). Each CACHE_UPDATE_INTERVAL_MS an entry
 // with listeners is refreshed by ONE query, whatever the number of listeners; refreshes run
-// concurrently (bounded), never blocking subscriptions (W29).
+// concurrently (bounded), never blocking subscriptions (docs/decisions.md#feed-cache).
 //
 // Delivery is exactly-once per listener: each refresh hands the listeners the rows that are new to the
 // entry. Late rows (stored after newer ones: batching, several writers or servers) are found because
-// each refresh re-reads FEED_LATE_WINDOW_S before the newest row and skips the ids it holds (W33).
+// each refresh re-reads FEED_LATE_WINDOW_S before the newest row and skips the ids it holds.
 // Memory is bounded: CACHE_EXPIRY_S of history, FEED_MAX_ROWS_PER_KEY rows per entry, FEED_MAX_KEYS
 // entries and FEED_MAX_CACHE_BYTES in all. Entries stay while they have listeners, however long their
-// node is silent (W30), and are evicted IDLE_GRACE_MS after the last listener left.
+// node is silent, and are evicted IDLE_GRACE_MS after the last listener left.
 import type { Logger } from 'pino';
 import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';

@@ -1,5 +1,5 @@
 // GET /feed: the websocket route, its heartbeat and its connection metrics. A plain GET (no upgrade)
-// is answered 426 and counts nothing (W37).
+// is answered 426 and counts nothing (docs/decisions.md#feed-connection-counts).
 import type { FastifyInstance } from 'fastify';
 import type {} from '@fastify/websocket';
 import type { Logger } from 'pino';

@@ -6,12 +6,15 @@ import type { DropRecorder } from './drops.js';
 import { parseFrame } from './frame.js';
 import { NodeHandle } from './node.js';
 import type { BatchWriter } from './writer.js';
+import type { ConnectionLog } from './connection-log.js';
 
 export interface ConnectionDeps {
   writer: BatchWriter;
   metrics: Metrics;
   recordDrop: DropRecorder;
   maxNodesPerConnection: number;
+  /** Told when a node's identity changes (it logs the node once identified). */
+  connectionLog?: ConnectionLog;
 }
 
 const V1_KEY = '';
@@ -48,7 +51,10 @@ export class IngestConnection {
       recordDrop('too_many_nodes', 1, { ip: this.primary.ipAddr, envelopeId: frame.envelopeId });
       return;
     }
-    if (frame.identity !== null && node.learn(frame.identity)) writer.nodeChanged(node);
+    if (frame.identity !== null && node.learn(frame.identity)) {
+      writer.nodeChanged(node);
+      this.deps.connectionLog?.identified(this, node);
+    }
     if (frame.row !== null) writer.enqueue(node, frame.row, receivedAt);
     else recordDrop(frame.drop ?? 'invalid_ts', 1, { ip: this.primary.ipAddr, msg: frame.msg });
   }

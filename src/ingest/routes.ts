@@ -15,10 +15,11 @@ import { IngestGuard } from '../access/ingest-guard.js';
 import { sendRefusal } from '../access/refusal.js';
 import type { BatchWriter } from './writer.js';
 import type { DropRecorder } from './drops.js';
+import { ConnectionLog } from './connection-log.js';
 
 /** Close codes the server sends on ingestion sockets (1009 "too big" is sent by ws itself). */
 export const CLOSE_CODES = { SHUTDOWN: 1001, TOO_BIG: 1009, CLIENT_TIMEOUT: 4408 } as const;
-/** Nodes never answer a close frame (wire-protocol 1.4): the TCP socket is closed this long after it. */
+/** Nodes never answer a close frame (docs/wire-protocol.md#nodes-never-read): the TCP socket is closed this long after it. */
 const CLOSE_GRACE_MS = 500;
 
 declare module 'fastify' {
@@ -56,8 +57,10 @@ export class IngestEndpoints {
   private liveness: NodeJS.Timeout | null = null;
 
   private readonly guard: IngestGuard;
+  private readonly connectionLog: ConnectionLog;
 
   constructor(private readonly deps: IngestDeps) {
+    this.connectionLog = new ConnectionLog(deps.log);
     const { ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy, allowedOrigins } = deps.settings;
     this.guard = new IngestGuard({ allow: ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy, allowedOrigins });
     deps.writer.on('pause', () => {
@@ -129,13 +132,14 @@ export class IngestEndpoints {
   private accept(socket: WebSocket, request: FastifyRequest, endpoint: string, audit: boolean): void {
     const { writer, metrics, recordDrop, settings, log } = this.deps;
     const node = new NodeHandle(request.ingestIp as string, audit, null, request.ingestRowId as number);
-    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, maxNodesPerConnection: settings.maxNodesPerConnection });
+    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, maxNodesPerConnection: settings.maxNodesPerConnection, connectionLog: this.connectionLog });
     this.connections.add(connection);
+    this.connectionLog.opened(connection, node.ipAddr);
     metrics.nodesConnected.inc();
     metrics.currentConnections.inc();
     metrics.connectionsOpen.inc({ endpoint });
     if (writer.isPaused) socket.pause();
-    log.debug({ ip: node.ipAddr, endpoint, row: node.rowId }, 'node connected');
+    log.debug({ ip: node.ipAddr, endpoint, row: node.rowId }, 'node socket opened');
 
     socket.on('message', (data: Buffer) => connection.handleMessage(data));
     socket.on('ping', () => connection.touch());
@@ -149,7 +153,7 @@ export class IngestEndpoints {
       metrics.nodesDropped.inc();
       metrics.currentConnections.dec();
       metrics.connectionsOpen.dec({ endpoint });
-      log.debug({ ip: node.ipAddr, code }, 'node disconnected');
+      this.connectionLog.closed(connection, code);
     });
   }
 
@@ -158,7 +162,7 @@ export class IngestEndpoints {
     const deadline = Date.now() - this.deps.settings.clientTimeoutS * 1000;
     for (const connection of this.connections) {
       if (connection.lastFrameAt < deadline) {
-        this.deps.log.info({ endpoint: connection.endpoint }, `nothing received for ${this.deps.settings.clientTimeoutS} s: disconnecting`);
+        this.deps.log.debug({ endpoint: connection.endpoint }, `nothing received for ${this.deps.settings.clientTimeoutS} s: disconnecting`);
         closeSocket(connection.socket, CLOSE_CODES.CLIENT_TIMEOUT, 'client timeout');
       } else {
         connection.socket.ping();
@@ -192,6 +196,7 @@ export class IngestEndpoints {
         }),
     );
     await Promise.all(closing);
+    this.connectionLog.flush();
   }
 }
 

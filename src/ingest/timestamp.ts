@@ -33,8 +33,9 @@ export function rfc3339ToUtc(ts: string): string | null {
   return `${pad(y, 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.${pad(fraction, 6)}`;
 }
 
-// The common shape of `ts` (§2.3: 'T', seconds 00–59, numeric offset or Z): converted with a cache of
-// the UTC date-and-minute per (local minute, offset), since whole-minute offsets never move the seconds.
+// The common shape of `ts` ('T', seconds 00–59, numeric offset or Z; docs/wire-protocol.md#timestamps):
+// converted with a cache of the UTC date-and-minute per (local minute, offset), since whole-minute
+// offsets never move the seconds.
 // Anything else (leap second, lowercase, space separator…) goes through rfc3339ToUtc in full.
 const COMMON_TS = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):([0-5]\d)(?:\.(\d{1,12}))?(Z|[+-]\d{2}:\d{2})$/;
 const minuteCache = new Map<string, string | null>();

@@ -1,5 +1,5 @@
 // Host-wide figures the reference exposed (network bytes, load, memory, swap), read cheaply at scrape
-// time: two small /proc files and os.loadavg(), never a full system snapshot (W27). Off Linux, what
+// time: two small /proc files and os.loadavg(), never a full system snapshot (docs/decisions.md#metrics). Off Linux, what
 // node:os offers and zeros for the rest.
 import os from 'node:os';
 import { readFile } from 'node:fs/promises';

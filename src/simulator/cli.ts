@@ -1,8 +1,9 @@
 // Command line for the load generator: parses flags, runs the simulation, prints progress and a summary.
+// A URL no node would accept, or a first dial that fails, is one line on stderr and a non-zero exit.
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runSimulation, type Role, type SimulationOptions, type SimulationStats } from './index.js';
+import { checkTelemetryUrl, runSimulation, type DialOutcome, type Role, type SimulationOptions, type SimulationStats } from './index.js';
 
 const USAGE = `Usage: npm run simulate -- --url ws://127.0.0.1:8080/ [options]
 
@@ -17,7 +18,7 @@ const USAGE = `Usage: npm run simulate -- --url ws://127.0.0.1:8080/ [options]
   --rate R                messages/s per node with a realistic mix (default: natural schedule)
   --tx-rate R             txpool.import per second per node (default 0)
   --network-state-kb KB   system.network_state size, 2..350 (default 22)
-  --v1                    replay the 2020 fixture verbatim (flat V1 format)
+  --v1                    replay the 2020 capture verbatim (flat V1 format, src/simulator/data/)
   --polite                answer pings and close frames (a real node does not)
   --time-scale X          run simulated time X times faster (default 1)
   --reconnect-delay A-B   reconnect delay range in whole seconds (default 5-9)
@@ -26,34 +27,49 @@ const USAGE = `Usage: npm run simulate -- --url ws://127.0.0.1:8080/ [options]
   --report FILE           write the per-node sent records as JSON
 `;
 
-const { values: args } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    nodes: { type: 'string', default: '1' },
-    'ids-per-socket': { type: 'string', default: '1' },
-    'first-id': { type: 'string', default: '1' },
-    verbosity: { type: 'string', default: '0' },
-    role: { type: 'string', default: 'full' },
-    validators: { type: 'string', default: '4' },
-    duration: { type: 'string', default: '60' },
-    rate: { type: 'string' },
-    'tx-rate': { type: 'string', default: '0' },
-    'network-state-kb': { type: 'string', default: '22' },
-    v1: { type: 'boolean', default: false },
-    polite: { type: 'boolean', default: false },
-    'time-scale': { type: 'string', default: '1' },
-    'reconnect-delay': { type: 'string', default: '5-9' },
-    ramp: { type: 'string', default: '500' },
-    seed: { type: 'string' },
-    report: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+const OPTIONS = {
+  url: { type: 'string' },
+  nodes: { type: 'string', default: '1' },
+  'ids-per-socket': { type: 'string', default: '1' },
+  'first-id': { type: 'string', default: '1' },
+  verbosity: { type: 'string', default: '0' },
+  role: { type: 'string', default: 'full' },
+  validators: { type: 'string', default: '4' },
+  duration: { type: 'string', default: '60' },
+  rate: { type: 'string' },
+  'tx-rate': { type: 'string', default: '0' },
+  'network-state-kb': { type: 'string', default: '22' },
+  v1: { type: 'boolean', default: false },
+  polite: { type: 'boolean', default: false },
+  'time-scale': { type: 'string', default: '1' },
+  'reconnect-delay': { type: 'string', default: '5-9' },
+  ramp: { type: 'string', default: '500' },
+  seed: { type: 'string' },
+  report: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
+/** One line on stderr and the exit code: what to fix, without a stack trace. */
+function stop(line: string, code = 2): never {
+  process.stderr.write(`simulate: ${line}\n`);
+  process.exit(code);
+}
+
+/** A usage mistake: the line, then the usage. */
 function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${USAGE}`);
+  process.stderr.write(`simulate: ${message}\n\n${USAGE}`);
   process.exit(2);
 }
+
+function parseFlags() {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (error) {
+    fail((error as Error).message);
+  }
+}
+
+const args = parseFlags();
 
 function number(name: keyof typeof args, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(args[name]);
@@ -66,6 +82,8 @@ if (args.help) {
   process.exit(0);
 }
 if (!args.url) fail('--url is required');
+const urlProblem = checkTelemetryUrl(args.url);
+if (urlProblem !== null) stop(urlProblem);
 if (args.role !== 'validator' && args.role !== 'full') fail('--role must be validator or full');
 const delay = /^(\d+)-(\d+)$/.exec(args['reconnect-delay']!);
 if (!delay || Number(delay[1]) > Number(delay[2])) fail('--reconnect-delay must look like 5-9');
@@ -90,7 +108,27 @@ const options: SimulationOptions = {
 };
 const durationSec = number('duration', 0);
 
-const simulation = await runSimulation(options);
+// Like a node, the simulation keeps redialing; but when the very first dial fails the URL or the server
+// is wrong, and saying so beats a progress line of "connected 0" forever.
+let everConnected = false;
+let lastDialFailure: string | null = null;
+options.onDial = (outcome: DialOutcome) => {
+  if (outcome.ok) {
+    everConnected = true;
+    lastDialFailure = null;
+  } else if (!everConnected) {
+    stop(`cannot connect to ${outcome.reason}`, 1);
+  } else {
+    lastDialFailure = outcome.reason;
+  }
+};
+
+let simulation: Awaited<ReturnType<typeof runSimulation>>;
+try {
+  simulation = await runSimulation(options);
+} catch (error) {
+  stop((error as Error).message.split('\n')[0]!);
+}
 const startedAt = Date.now();
 let previousSent = 0;
 
@@ -100,7 +138,8 @@ function progressLine(stats: SimulationStats): string {
   previousSent = stats.sent;
   return `[${String(elapsed).padStart(5)}s] connected ${stats.connectedNodes}/${stats.nodes} nodes` +
     ` (${stats.connectedSockets}/${stats.sockets} sockets)  sent ${perSecond} msg/s, ${stats.sent} total` +
-    `  drops ${stats.dropped}  reconnects ${stats.reconnects}`;
+    `  drops ${stats.dropped}  reconnects ${stats.reconnects}` +
+    (lastDialFailure !== null && stats.connectedSockets < stats.sockets ? `  last dial failure: ${lastDialFailure}` : '');
 }
 
 const progressTimer = setInterval(() => process.stderr.write(progressLine(simulation.stats()) + '\n'), 1000);

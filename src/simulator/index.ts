@@ -4,27 +4,29 @@
 import { randomBytes } from 'node:crypto';
 import * as m from './messages.js';
 import { loadV1Fixture } from './fixtures.js';
-import { SimulatedNode, TelemetrySocket, cumulativeRateMix, type NodeSentRecord, type Role, type SharedConfig } from './node.js';
+import { SimulatedNode, TelemetrySocket, cumulativeRateMix, type DialOutcome, type NodeSentRecord, type Role, type SharedConfig } from './node.js';
+import { checkTelemetryUrl } from './dial-errors.js';
 
-export type { NodeSentRecord, Role } from './node.js';
+export type { DialOutcome, NodeSentRecord, Role } from './node.js';
+export { checkTelemetryUrl, describeDialError } from './dial-errors.js';
 export type { EnvelopeId } from './messages.js';
 export { fixtureToV2, frame, formatTs, buildNetworkStateTemplate } from './messages.js';
-export { loadV1Fixture, loadV2Session, fixturesDir } from './fixtures.js';
+export { loadV1Fixture, V1_CAPTURE_PATH } from './fixtures.js';
 
 export interface SimulationOptions {
-  /** e.g. `ws://127.0.0.1:8080/` or `ws://host:8080/audit`; no query, fragment or credentials (§1.1). */
+  /** e.g. `ws://127.0.0.1:8080/` or `ws://host:8080/audit`; no query, fragment or credentials (docs/wire-protocol.md#node-configuration-and-urls). */
   url: string;
   /** Simulated nodes (envelope ids), default 1. */
   nodes?: number;
-  /** Nodes sharing one websocket, distinguished by envelope id (§1.7); default 1. */
+  /** Nodes sharing one websocket, distinguished by envelope id (docs/wire-protocol.md#envelope-ids); default 1. */
   idsPerSocket?: number;
   /** Envelope id of the first node on each socket, the next ones count up; default 1. Any u64. */
   firstEnvelopeId?: m.EnvelopeId;
-  /** Endpoint verbosity; 0, 1, 5 and 9 change what is sent (§3); default 0. */
+  /** Endpoint verbosity; 0, 1, 5 and 9 change what is sent (docs/wire-protocol.md#message-types); default 0. */
   verbosity?: number;
   /** Default 'full'. */
   role?: Role;
-  /** GRANDPA voter count V (§7); default 4. Validator nodes take the voter slots round-robin. */
+  /** GRANDPA voter count V (docs/wire-protocol.md#rates-and-sizes); default 4. Validator nodes take the voter slots round-robin. */
   validators?: number;
   /** Messages/s per node with the natural mix of the verbosity/role, instead of the natural schedule. */
   rate?: number;
@@ -48,8 +50,10 @@ export interface SimulationOptions {
   chain?: string;
   /** Seed of node identities and hashes; default random, so each run has fresh network ids. */
   seed?: string;
-  /** Where telemetry_messages.json is (V1 mode); default $FIXTURES_DIR or ../shared/fixtures. */
-  fixturesDir?: string;
+  /** The V1 capture to replay (V1 mode); default src/simulator/data/v1-capture.json. */
+  v1CapturePath?: string;
+  /** Told the outcome of every dial of every socket (the CLI stops when the very first one fails). */
+  onDial?: (outcome: DialOutcome) => void;
 }
 
 export interface SimulationStats {
@@ -87,17 +91,9 @@ function networkStateTemplate(targetBytes: number): m.NetworkStateTemplate {
   return template;
 }
 
-function checkNodeUrl(text: string): void {
-  const url = new URL(text);
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new Error(`not a ws:// or wss:// URL: ${text}`);
-  // A real node refuses such URLs at start-up ("information loss").
-  if (url.search || url.hash || url.username || url.password) {
-    throw new Error(`a tetcore node rejects URLs with a query, fragment or credentials: ${text}`);
-  }
-}
-
 export async function runSimulation(options: SimulationOptions): Promise<Simulation> {
-  checkNodeUrl(options.url);
+  const urlProblem = checkTelemetryUrl(options.url);
+  if (urlProblem !== null) throw new Error(urlProblem);
   const nodeCount = options.nodes ?? 1;
   const idsPerSocket = options.idsPerSocket ?? 1;
   const role = options.role ?? 'full';
@@ -105,7 +101,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const seed = options.seed ?? randomBytes(6).toString('hex');
   const chain = options.chain ?? 'Local Testnet';
   const chainSeed = `${seed}/${chain}`;
-  const v1Messages = options.v1 ? loadV1Fixture(options.fixturesDir) : undefined;
+  const v1Messages = options.v1 ? loadV1Fixture(options.v1CapturePath) : undefined;
   if (v1Messages && idsPerSocket !== 1) throw new Error('V1 frames carry no id, so only one node per socket is possible');
 
   const config: SharedConfig = {
@@ -125,6 +121,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     chainSeed,
     chainStartMs: Date.now(),
     baseHeight: 1000,
+    onDial: options.onDial,
   };
   const rateMix = cumulativeRateMix(config);
   const fixturePeerId = (v1Messages?.find((msg) => msg.msg === 'system.network_state')?.state as { peerId?: string } | undefined)?.peerId;

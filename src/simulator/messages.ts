@@ -1,4 +1,5 @@
-// Builds the exact bytes a tetcore node puts on its telemetry socket (wire-protocol §2–§5, §10).
+// Builds the exact bytes a tetcore node puts on its telemetry socket (docs/wire-protocol.md: V2 envelope, Timestamps,
+// Message types, system.network_state, The 2020 capture).
 // Pure functions only: no clock, no I/O, deterministic pseudo-randomness from explicit seeds.
 
 export type EnvelopeId = bigint | string | number;
@@ -8,7 +9,7 @@ export type V1Message = { msg: string; ts: string } & Record<string, unknown>;
 
 const U64_MAX = (1n << 64n) - 1n;
 
-/** The envelope id as decimal text, written verbatim so ids above 2^53 survive (§2.4). */
+/** The envelope id as decimal text, written verbatim so ids above 2^53 survive (docs/wire-protocol.md#envelope-ids). */
 export function envelopeIdText(id: EnvelopeId): string {
   if (typeof id === 'number' && !Number.isSafeInteger(id)) {
     throw new RangeError(`envelope id ${id} is not a safe integer; pass a bigint or a decimal string`);
@@ -20,7 +21,7 @@ export function envelopeIdText(id: EnvelopeId): string {
   return text;
 }
 
-/** chrono `to_rfc3339()` (§2.3): 9/6/3/0 fraction digits depending on trailing zeros, numeric offset, never `Z`. */
+/** chrono `to_rfc3339()` (docs/wire-protocol.md#timestamps): 9/6/3/0 fraction digits depending on trailing zeros, numeric offset, never `Z`. */
 export function formatTs(epochNanos: bigint, offsetMinutes = 0): string {
   const local = epochNanos + BigInt(offsetMinutes) * 60_000_000_000n;
   const nanos = Number(local % 1_000_000_000n);
@@ -39,7 +40,7 @@ export function formatTs(epochNanos: bigint, offsetMinutes = 0): string {
   );
 }
 
-/** Compact JSON with every object's keys sorted, as serde_json's BTreeMap writes it (§2.1). bigint → JSON number. */
+/** Compact JSON with every object's keys sorted, as serde_json's BTreeMap writes it (docs/wire-protocol.md#v2-envelope). bigint → JSON number. */
 export function toSortedJson(value: unknown): string {
   if (typeof value === 'bigint') return value.toString();
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
@@ -113,7 +114,8 @@ export function ss58For(seed: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Payload builders. Field types follow §3: "str#" fields are decimal strings, "dbg" fields are
+// Payload builders. Field types follow docs/wire-protocol.md#message-types and
+// docs/wire-protocol.md#numbers-as-strings: "str#" fields are decimal strings, "dbg" fields are
 // Rust Debug text, everything else plain JSON.
 
 export interface NodeIdentity {
@@ -122,7 +124,7 @@ export interface NodeIdentity {
   authority: boolean;
   chain: string;
   genesisHash: string;
-  /** Unix ms as decimal text; fixed for the process lifetime (§4). */
+  /** Unix ms as decimal text; fixed for the process lifetime (docs/wire-protocol.md#systemconnected). */
   startupTime: string;
   implementation: string;
   version: string;
@@ -130,7 +132,7 @@ export interface NodeIdentity {
 
 export const DEFAULT_IMPLEMENTATION = 'Tetcore Node';
 export const DEFAULT_VERSION = '2.1.2-dcda600-x86_64-linux-gnu';
-/** The key non-validators report as their GRANDPA authority id (§3). */
+/** The key non-validators report as their GRANDPA authority id (docs/wire-protocol.md#message-types). */
 export const NON_VALIDATOR_AUTHORITY_ID = '5C4hrfjw9DjXZTzV3MwzrrAr9P1MJhSrvWGWqi1eSuyUpnhM';
 
 export function systemConnected(node: NodeIdentity): Payload {
@@ -177,7 +179,7 @@ export function blockImport(best: string, height: number, origin: BlockOrigin): 
   return { best, height, msg: 'block.import', origin };
 }
 
-/** `height` is a string here even in tetcore (§2.5). */
+/** `height` is a string here even in tetcore (docs/wire-protocol.md#numbers-as-strings). */
 export function notifyFinalized(best: string, height: number): Payload {
   return { best, height: String(height), msg: 'notify.finalized' };
 }
@@ -271,9 +273,9 @@ export function babeCheckedAndImporting(fields: {
 }
 
 // ---------------------------------------------------------------------------------------------
-// system.network_state (§5.2). Built once per target size and shared by every node; only the
-// node's own peerId (and the envelope) differ per frame, so the body is kept as two pre-serialized
-// halves around the peerId value.
+// system.network_state (docs/wire-protocol.md#systemnetwork_state). Built once per target size and
+// shared by every node; only the node's own peerId (and the envelope) differ per frame, so the body is
+// kept as two pre-serialized halves around the peerId value.
 
 export interface NetworkStateTemplate {
   targetBytes: number;
@@ -309,8 +311,8 @@ function buildNetworkState(connected: number, notConnected: number, extraDiscove
   const notConnectedPeers: Record<string, unknown> = {};
   const discovered: Record<string, { connected: boolean; reputation: number }> = {};
   const connectedInSets: Record<string, { connected: boolean; reputation: number }> = {};
-  // Reputations shaped like the 2020 capture (§5.2): connected peers mostly positive, the rest
-  // slightly negative, an occasional banned one.
+  // Reputations shaped like the 2020 capture (docs/wire-protocol.md#systemnetwork_state): connected
+  // peers mostly positive, the rest slightly negative, an occasional banned one.
   const notConnectedReputation = () =>
     random() < 0.003 ? -2_104_533_976 : random() < 0.1 ? 0 : -integer(2500, 2700);
 
@@ -357,7 +359,7 @@ function buildNetworkState(connected: number, notConnected: number, extraDiscove
 }
 
 /**
- * A network state whose whole frame is ≈ targetBytes (1 KB = 1000 bytes, as in §5.2's table).
+ * A network state whose whole frame is ≈ targetBytes (1 KB = 1000 bytes, as in docs/wire-protocol.md#rates-and-sizes).
  * Peer counts follow the table (≈1 connected peer per 900 B up to 50, then not-connected peers up
  * to 300); the remainder is filled with discovered-only peerset entries (~95 B each).
  */
@@ -393,7 +395,8 @@ export function buildNetworkStateTemplate(targetBytes: number, seed = 'tetcore')
 }
 
 // ---------------------------------------------------------------------------------------------
-// The 2020 fixture: verbatim V1 replay and the §10 transform into tetcore V2 frames.
+// The 2020 fixture: verbatim V1 replay and the transform into tetcore V2 frames
+// (docs/wire-protocol.md#the-2020-capture).
 
 /** A fixture message pre-serialized around its `ts` value, so replaying it only splices in a fresh ts. */
 export interface V1Template {
@@ -445,7 +448,7 @@ function tetcoreNetworkState(v1State: Record<string, any>, peerId: string): Reco
 }
 
 /**
- * §10 item 9: the 2020 fixture as tetcore would send it. Emits a `system.connected` first (the
+ * The 2020 fixture as tetcore would send it (docs/wire-protocol.md#the-2020-capture). Emits a `system.connected` first (the
  * fixture has none), drops `level` and `afg.finalized`, splits `system.interval` into its chain and
  * network parts without the cpu/memory/disk fields, and converts network_state to `peerset.sets[]`.
  * The node identity defaults to the fixture's own `state.peerId`.

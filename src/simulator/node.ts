@@ -1,8 +1,11 @@
-// One simulated tetcore node: its telemetry schedule (§5.1, §7) and the websocket it streams over,
-// with the node's connection state machine, 16-message queue and reconnect delay (§1.2–§1.7).
+// One simulated tetcore node: its telemetry schedule and the websocket it streams over, with the
+// node's connection state machine, 16-message queue and reconnect delay. Facts in docs/wire-protocol.md:
+// system.interval and its timing, Rates and sizes, Handshake, Send queue and loss at the node, Nodes
+// never read, Disconnect and reconnection.
 
 import WebSocket from 'ws';
 import * as m from './messages.js';
+import { describeDialError } from './dial-errors.js';
 
 export type Role = 'validator' | 'full';
 
@@ -11,7 +14,7 @@ export interface SharedConfig {
   url: string;
   verbosity: number;
   role: Role;
-  /** GRANDPA voter count V (§7). */
+  /** GRANDPA voter count V (docs/wire-protocol.md#rates-and-sizes). */
   validators: number;
   /** SS58 addresses of the V voters. */
   authorities: string[];
@@ -35,7 +38,11 @@ export interface SharedConfig {
   /** Wall-clock ms at which the chain was at `baseHeight`; nodes derive their height from it. */
   chainStartMs: number;
   baseHeight: number;
+  /** Told the outcome of every dial: connected, or why not (one line, see dial-errors.ts). */
+  onDial?: (outcome: DialOutcome) => void;
 }
+
+export type DialOutcome = { ok: true } | { ok: false; reason: string };
 
 /** What one node put on the wire, for checking a server's database against. */
 export interface NodeSentRecord {
@@ -87,7 +94,7 @@ export type Kind =
 
 const msgOf = (kind: Kind) => kind.split(':')[0] as string;
 
-/** Per-second rates of each kind on a healthy 3 s-block chain (§7), used as the mix in rate mode. */
+/** Per-second rates of each kind on a healthy 3 s-block chain (docs/wire-protocol.md#rates-and-sizes), used as the mix in rate mode. */
 export function naturalRates(verbosity: number, role: Role, validators: number, txRate: number): Array<[Kind, number]> {
   const validator = role === 'validator';
   const blocks = 1000 / BLOCK_MS;
@@ -127,7 +134,7 @@ export function cumulativeRateMix(config: SharedConfig): Array<[Kind, number]> {
 function roundPlan(verbosity: number, role: Role, validators: number): Kind[] {
   if (verbosity < 1) return [];
   const issuing = verbosity >= 5 && role === 'validator';
-  const received = validators <= 10; // nodes stop reporting received votes in larger voter sets (§3)
+  const received = validators <= 10; // nodes stop reporting received votes in larger voter sets (docs/wire-protocol.md#message-types)
   const votes = role === 'validator' ? validators - 1 : validators;
   const repeat = (kind: Kind, count: number): Kind[] => (received ? Array<Kind>(count).fill(kind) : []);
   return [
@@ -144,7 +151,7 @@ function roundPlan(verbosity: number, role: Role, validators: number): Kind[] {
 type SocketState = 'idle' | 'dialing' | 'ready' | 'open' | 'backoff' | 'stopped';
 
 /**
- * The node's telemetry connection (§1.5): it only advances when a message is routed to it. The
+ * The node's telemetry connection (docs/wire-protocol.md#disconnect-and-reconnection): it only advances when a message is routed to it. The
  * first message while idle starts the dial and is discarded; the socket is adopted on the next
  * message, which is then preceded by every node's system.connected.
  */
@@ -176,7 +183,7 @@ export class TelemetrySocket {
     } else {
       this.write(node, msg, build);
     }
-    // GRANDPA's "telemetry connected" notifier re-announces the authority set (§1.6).
+    // GRANDPA's "telemetry connected" notifier re-announces the authority set (docs/wire-protocol.md#disconnect-and-reconnection).
     if (adopting) for (const each of this.nodes) each.onTelemetryConnected();
   }
 
@@ -202,18 +209,24 @@ export class TelemetrySocket {
       autoPong: this.config.polite,
       followRedirects: false,
       handshakeTimeout: 20_000,
-      headers: { Host: `${url.hostname}:${port}` }, // the node always writes the port (§1.2)
+      headers: { Host: `${url.hostname}:${port}` }, // the node always writes the port (docs/wire-protocol.md#handshake)
     });
     this.ws = ws;
+    let failure: string | null = null;
     ws.on('open', () => {
       if (this.ws !== ws || this.state !== 'dialing') return;
       // A real node never polls the receive half: pings and close frames stay unread and a
-      // server-side close is only noticed when a later write fails (§1.4).
+      // server-side close is only noticed when a later write fails (docs/wire-protocol.md#nodes-never-read).
       if (!this.config.polite) ws.pause();
       this.state = 'ready';
+      this.config.onDial?.({ ok: true });
     });
-    ws.on('error', () => {}); // always followed by 'close'
+    // Always followed by 'close'; a failure while dialing is reported there.
+    ws.on('error', (error: Error & { code?: string }) => {
+      if (this.ws === ws && this.state === 'dialing') failure = describeDialError(error, this.config.url);
+    });
     ws.on('close', () => {
+      if (failure !== null) this.config.onDial?.({ ok: false, reason: failure });
       if (this.ws === ws) this.lost();
     });
   }
@@ -328,7 +341,7 @@ export class SimulatedNode {
     }, firstDelayMs / scale));
   }
 
-  /** §5.1: chain part every tick; network part from the 2nd tick; network state every 6th tick (≈30 s). */
+  /** docs/wire-protocol.md#systeminterval-and-its-timing: chain part every tick; network part from the 2nd tick; network state every 6th tick (≈30 s). */
   private metricsTick(): void {
     const tick = this.metricsTicks++;
     this.emit('system.interval:chain');

@@ -15,23 +15,30 @@ export interface RelationStatRow {
 const KINDS = `CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'i' THEN 'index' WHEN 'I' THEN 'partitioned index'
   WHEN 'S' THEN 'sequence' WHEN 't' THEN 'toast table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' ELSE 'other' END`;
 
+/** Size on disk: a table with its TOAST data (the long JSON values), which is not listed on its own; indexes apart. */
+const SIZE = `CASE WHEN c.relkind IN ('r', 'm', 't') THEN pg_table_size(c.oid) ELSE pg_relation_size(c.oid) END`;
+
+/** The schemas our migrations create relations in: the current schema, and reference_compat (migration 004). */
+const OUR_SCHEMAS = `n.nspname IN (current_schema(), 'reference_compat')`;
+
 /**
- * Every relation outside pg_catalog and information_schema (as the reference: tables, indexes, sequences,
- * TOAST tables), largest main fork first, at most 1000. `rows_estimate` is the planner's estimate
- * (summed over partitions for a partitioned table; null before the first ANALYZE).
+ * The relations of our schemas (tables, partitions, indexes, sequences, views), largest first, at most
+ * 1000; other schemas of a shared PostgreSQL and the internal pg_toast ones are left out
+ * (docs/decisions.md#statsdb-lists-our-relations). `rows_estimate` is the planner's estimate (summed over partitions for
+ * a partitioned table; null before the first ANALYZE).
  */
 export async function relationStats(db: Queryable): Promise<RelationStatRow[]> {
   const relations = await db.query<RelationStatRow & { oid: number }>(
     `SELECT n.nspname || '.' || c.relname AS relation,
-            pg_size_pretty(pg_relation_size(c.oid)) AS size,
-            pg_relation_size(c.oid) AS bytes,
+            pg_size_pretty(${SIZE}) AS size,
+            ${SIZE} AS bytes,
             ${KINDS} AS kind,
             CASE WHEN c.relkind = 'p' THEN (SELECT sum(l.reltuples)::int8 FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf AND l.reltuples >= 0)
                  WHEN c.relkind IN ('r', 't', 'm') AND c.reltuples >= 0 THEN c.reltuples::int8 END AS rows_estimate,
             NULL::timestamp AS oldest_created_at, NULL::timestamp AS newest_created_at
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
-      ORDER BY pg_relation_size(c.oid) DESC, 1
+      WHERE ${OUR_SCHEMAS}
+      ORDER BY ${SIZE} DESC, 1
       LIMIT 1000`,
   );
   const spans = await partitionSpans(db);
@@ -49,6 +56,21 @@ export async function relationStats(db: Queryable): Promise<RelationStatRow[]> {
     }
   }
   return relations.rows;
+}
+
+/**
+ * Refreshes the row estimates of our tables (ANALYZE samples at most 30,000 rows of each). Needed on the
+ * embedded database: PGlite runs a single backend with no autovacuum and no statistics collector, so
+ * nothing else ever sets pg_class.reltuples there and every estimate would stay null.
+ */
+export async function refreshRowEstimates(db: Queryable): Promise<void> {
+  const tables = await db.query<{ name: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${OUR_SCHEMAS} AND c.relkind IN ('r', 'm')
+      ORDER BY 1`,
+  );
+  if (tables.rows.length > 0) await db.query(`ANALYZE ${tables.rows.map((t) => t.name).join(', ')}`);
 }
 
 /**

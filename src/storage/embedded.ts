@@ -1,6 +1,7 @@
 // Database backend for the embedded default: PGlite (PostgreSQL compiled to WASM) with its data on disk.
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
+import { DataDirLock } from './data-dir-lock.js';
 import { type Database, type Transaction, type QueryResult, type Row, TYPE_OIDS, parseInt8, quoteIdentifier } from './database.js';
 
 const identity = (text: string) => text;
@@ -28,14 +29,31 @@ export class EmbeddedDatabase implements Database {
   readonly kind = 'embedded' as const;
   readonly maxWriters = 1;
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(
+    private readonly db: PGlite,
+    private readonly lock: DataDirLock | null = null,
+  ) {}
 
-  /** `dataDir` null keeps the database in memory (tests). */
+  /**
+   * `dataDir` null keeps the database in memory (tests). A folder is locked first: PGlite has no guard of
+   * its own, and a second process on the same files aborts (or corrupts them). Throws DataDirInUseError.
+   */
   static async open(dataDir: string | null): Promise<EmbeddedDatabase> {
-    if (dataDir !== null) await mkdir(dataDir, { recursive: true });
-    const db = await PGlite.create(dataDir ?? undefined, { parsers });
+    if (dataDir === null) return new EmbeddedDatabase(await EmbeddedDatabase.create(undefined));
+    await mkdir(dataDir, { recursive: true });
+    const lock = DataDirLock.acquire(dataDir);
+    try {
+      return new EmbeddedDatabase(await EmbeddedDatabase.create(dataDir), lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  private static async create(dataDir: string | undefined): Promise<PGlite> {
+    const db = await PGlite.create(dataDir, { parsers });
     await db.exec(`SET TimeZone = 'UTC'`);
-    return new EmbeddedDatabase(db);
+    return db;
   }
 
   async query<T = Row>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
@@ -78,6 +96,10 @@ export class EmbeddedDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    if (!this.db.closed) await this.db.close();
+    try {
+      if (!this.db.closed) await this.db.close();
+    } finally {
+      this.lock?.release();
+    }
   }
 }

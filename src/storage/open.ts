@@ -5,6 +5,8 @@ import type { Settings } from '../config/settings.js';
 import type { Database } from './database.js';
 import { PostgresDatabase } from './postgres.js';
 import { EmbeddedDatabase } from './embedded.js';
+import { DataDirInUseError } from './data-dir-lock.js';
+import { AppError } from '../errors.js';
 
 export interface Databases {
   /** Query routes, feed cache, readiness. */
@@ -27,7 +29,7 @@ const MAX_QUERY_QUEUE_WAIT_MS = 10_000;
 
 export async function openDatabases(settings: DatabaseSettings): Promise<Databases> {
   if (!settings.databaseUrl) {
-    const db = await EmbeddedDatabase.open(settings.dataDir);
+    const db = await openEmbedded(settings.dataDir);
     return { queries: db, ingest: db, retention: db, close: () => db.close() };
   }
   const ingest = new PostgresDatabase({
@@ -57,4 +59,17 @@ export async function openDatabases(settings: DatabaseSettings): Promise<Databas
       await Promise.all([queries.close(), ingest.close(), retention.close()]);
     },
   };
+}
+
+/** The embedded database in `dataDir`, or an AppError saying in one line what is wrong with the folder. */
+async function openEmbedded(dataDir: string): Promise<EmbeddedDatabase> {
+  try {
+    return await EmbeddedDatabase.open(dataDir);
+  } catch (error) {
+    if (error instanceof DataDirInUseError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    // PGlite reports a damaged or foreign folder as a WASM abort ("Aborted()") or a bare ErrnoError.
+    const reason = code ? `${code} ${(error as Error).message}` : String((error as Error)?.message || error);
+    throw new AppError('EMBEDDED_OPEN_FAILED', `the embedded database in ${dataDir} (DATA_DIR) could not be opened: ${reason.split('\n')[0]}`, { cause: error });
+  }
 }

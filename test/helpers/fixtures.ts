@@ -1,18 +1,21 @@
-// Reads the shared fixtures (never copied into the repository) and a minimal websocket test node.
+// Reads the captured node traffic in test/fixtures/ and provides a minimal websocket test node.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
-export const FIXTURES_DIR = process.env.FIXTURES_DIR ?? fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+/** test/fixtures/: the two captures (see test/fixtures/README.md). */
+export function fixturePath(name: 'telemetry_messages.json' | 'tetcore_v2_session.jsonl'): string {
+  return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+}
 
 /** The 16 flat V1 messages captured in 2020, each as its original JSON object. */
 export function v1Messages(): Array<Record<string, unknown>> {
-  return JSON.parse(readFileSync(`${FIXTURES_DIR}/telemetry_messages.json`, 'utf8'));
+  return JSON.parse(readFileSync(fixturePath('telemetry_messages.json'), 'utf8'));
 }
 
 /** One Tetcore node's session: V2 envelope frames, exactly as sent (one per line). */
 export function v2SessionFrames(): string[] {
-  return readFileSync(`${FIXTURES_DIR}/tetcore_v2_session.jsonl`, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  return readFileSync(fixturePath('tetcore_v2_session.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '');
 }
 
 export interface TestNode {
