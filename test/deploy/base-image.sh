@@ -8,6 +8,7 @@
 # The image's tag is a hash of this file and of the inputs below (test/deploy/image.test.ts computes it),
 # so a changed recipe, node or npm makes a new one and an unchanged one is reused from container storage.
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" # debootstrap, chroot
 tag="${1:?usage: base-image.sh TAG}"
 
 # The first Debian mirror of apt's configuration (deb822 .sources or one-line sources.list).

@@ -45,8 +45,8 @@ function capture(command: string, args: string[]): string {
   return execFileSync(command, args, { cwd: ROOT, encoding: 'utf8' }).trim();
 }
 
-/** Fails at once, saying what to install, when a tool test:deploy needs is missing or we are not root. */
-export function preflight(tools: Array<[string, string]>): void {
+/** Fails at once, saying what to install, when a tool test:deploy needs is missing. */
+export function preflightTools(tools: Array<[string, string]>): void {
   const missing = tools.filter(([tool]) => {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
@@ -56,6 +56,11 @@ export function preflight(tools: Array<[string, string]>): void {
     }
   });
   if (missing.length > 0) throw new Error(`test:deploy needs ${missing.map(([t, pkg]) => `${t} (apt-get install -y ${pkg})`).join(', ')}; .ci/run installs them`);
+}
+
+/** preflightTools, and root: buildah builds and runs images as root here (debootstrap, chroot isolation). */
+export function preflight(tools: Array<[string, string]>): void {
+  preflightTools(tools);
   if (process.getuid?.() !== 0) throw new Error('test:deploy builds and runs images with buildah as root (debootstrap, chroot isolation); run it as root');
 }
 
