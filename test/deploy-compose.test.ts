@@ -167,7 +167,13 @@ describe('Grafana provisioning', () => {
   });
 
   it('the data sources point at the compose services; the dashboards folder is where the provider reads', () => {
-    const [postgresSource, prometheusSource] = ['grafana-postgresql-datasource', 'prometheus'].map((t) => (datasources.datasources as Any[]).find((d) => d.type === t));
+    const ofType = (type: string): Any => {
+      const found = (datasources.datasources as Any[]).find((d) => d.type === type);
+      assert.ok(found, `no ${type} data source provisioned`);
+      return found;
+    };
+    const postgresSource = ofType('grafana-postgresql-datasource');
+    const prometheusSource = ofType('prometheus');
     const pg = compose.services.postgres.environment;
     assert.equal(postgresSource.url, 'postgres:5432');
     assert.equal(postgresSource.user, pg.POSTGRES_USER);
