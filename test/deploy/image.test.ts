@@ -57,7 +57,8 @@ async function json<T>(url: string): Promise<T> {
 /** Starts the image's CMD in the working container and waits for /ready. */
 async function startServer(container: string, config: ImageConfig, storage: Storage, log: string): Promise<RunningContainer> {
   const port = await freePort();
-  const server = runContainer(container, config, { PORT: String(port), LOG_LEVEL: 'info', ...storage.env }, { log });
+  // JSON log lines: the test reads the server's "shut down" line (stored and lost counts).
+  const server = runContainer(container, config, { PORT: String(port), LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...storage.env }, { log });
   let exitedEarly: number | null | undefined;
   void server.exited.then((code) => (exitedEarly = code));
   try {
