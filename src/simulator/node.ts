@@ -180,6 +180,9 @@ export class TelemetrySocket {
   /** Bumped per connection so send callbacks of a dead socket don't touch the new one's counter. */
   private generation = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
+  /** Going offline, waiting for in-flight frames before dropping the connection. */
+  private draining = false;
+  private onlineWhenDrained = false;
 
   constructor(private readonly config: SharedConfig) {}
 
@@ -222,20 +225,47 @@ export class TelemetrySocket {
     this.sessionsClosed();
   }
 
-  /** The nodes on this socket went down: the connection drops at once, as when the process is killed. */
+  /**
+   * The nodes on this socket went down: nothing more is written and the connection drops without a
+   * close frame, as when the process is killed. Frames already handed to ws complete first (a few ms
+   * on a live connection): a write the kernel took but whose callback was cut short by the drop would
+   * reach the server without being in the records.
+   */
   goOffline(): void {
     if (this.state === 'offline' || this.state === 'stopped') return;
     clearTimeout(this.backoffTimer);
-    this.ws?.terminate();
-    this.ws = undefined;
-    this.generation++;
-    this.inFlight = 0;
     this.state = 'offline';
-    this.sessionsClosed();
+    const ws = this.ws;
+    if (ws === undefined) return;
+    this.draining = true;
+    const deadline = Date.now() + 1000;
+    const drop = () => {
+      if (this.inFlight > 0 && this.ws === ws && Date.now() < deadline) {
+        setTimeout(drop, 1);
+        return;
+      }
+      ws.terminate();
+      if (this.ws === ws) {
+        this.ws = undefined;
+        this.generation++;
+        this.inFlight = 0;
+        this.sessionsClosed();
+      }
+      this.draining = false;
+      if (this.onlineWhenDrained) {
+        this.onlineWhenDrained = false;
+        this.goOnline();
+      }
+    };
+    drop();
   }
 
   /** The nodes are up again: the next message dials. */
   goOnline(): void {
+    if (this.draining) {
+      this.onlineWhenDrained = true;
+      return;
+    }
     if (this.state === 'offline') this.state = 'idle';
   }
 
@@ -246,6 +276,7 @@ export class TelemetrySocket {
 
   private dial(): void {
     this.state = 'dialing';
+    const dialedAt = wallClockMs();
     const url = new URL(this.config.url);
     const port = url.port || (url.protocol === 'wss:' ? '443' : '80');
     const ws = new WebSocket(this.config.url, {
@@ -263,7 +294,7 @@ export class TelemetrySocket {
       if (!this.config.polite) ws.pause();
       this.state = 'ready';
       const now = wallClockMs();
-      for (const node of this.nodes) node.truth?.sessionOpened(now);
+      for (const node of this.nodes) node.truth?.sessionOpened(dialedAt, now);
     });
     ws.on('error', () => {}); // always followed by 'close'
     ws.on('close', () => {
@@ -323,6 +354,8 @@ export class TelemetrySocket {
 export class SimulatedNode {
   /** Periodic activity (metrics, GRANDPA rounds, transactions, legacy blocks), stopped while offline. */
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Bumped when the activity stops, so a timer firing at that moment does not re-arm itself. */
+  private activityGeneration = 0;
   private eventTimer: NodeJS.Timeout | undefined;
   private timeline: Generator<NodeEvent, never, undefined> | undefined;
   private nextEvent: NodeEvent | undefined;
@@ -404,11 +437,28 @@ export class SimulatedNode {
   private stopActivity(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.length = 0;
+    this.activityGeneration++;
   }
 
   /** Runs `action` after `firstDelayMs` and then every `periodMs` (simulated ms). */
   private every(firstDelayMs: number, periodMs: number, action: () => void): void {
     const scale = this.config.timeScale;
+    if (this.config.network) {
+      // Network mode keeps to the simulated clock the timelines run on: a late firing (a busy
+      // machine) does not push the later ones back, so a node's 6th metrics tick stays 30 s in.
+      const slot = this.timers.length;
+      const generation = this.activityGeneration;
+      const firstWallMs = Date.now() + firstDelayMs / scale;
+      let firings = 0;
+      const fire = () => {
+        action();
+        if (generation !== this.activityGeneration) return;
+        firings++;
+        this.timers[slot] = setTimeout(fire, Math.max(0, firstWallMs + (firings * periodMs) / scale - Date.now()));
+      };
+      this.timers.push(setTimeout(fire, firstDelayMs / scale));
+      return;
+    }
     this.timers.push(setTimeout(() => {
       action();
       this.timers.push(setInterval(action, periodMs / scale));

@@ -7,7 +7,9 @@ import type { NetworkModel } from './network.js';
 export const TRUTH_FORMAT = 'tetcore-simulator-truth/1';
 
 export interface TruthSession {
-  /** The websocket handshake completed (the server creates its connection row then). */
+  /** The node started dialing (the server creates its connection row between this and connected_at). */
+  dialed_at: string;
+  /** The websocket handshake completed. */
   connected_at: string;
   /** system.connected was written on it (null if nothing was sent before it ended). */
   announced_at: string | null;
@@ -93,7 +95,7 @@ const nanosToMs = (nanos: bigint) => Number(nanos / 1_000_000n);
 
 /** What one node sent, kept as numbers until the truth is rendered. */
 export class NodeTruthRecorder {
-  private readonly sessions: Array<{ connected: number; announced: number | null; disconnected: number | null }> = [];
+  private readonly sessions: Array<{ dialed: number; connected: number; announced: number | null; disconnected: number | null }> = [];
   private readonly imports: Array<{ height: number; hash: string; origin: string; sentMs: number }> = [];
   private readonly finalized: Array<{ height: number; hash: string; sentMs: number }> = [];
   /** Heights of the blocks this node authored (imported as Own), whether or not the report got out. */
@@ -101,9 +103,9 @@ export class NodeTruthRecorder {
 
   constructor(readonly identity: TruthIdentity) {}
 
-  sessionOpened(ms: number): void {
+  sessionOpened(dialedMs: number, ms: number): void {
     this.sessionClosed(ms);
-    this.sessions.push({ connected: ms, announced: null, disconnected: null });
+    this.sessions.push({ dialed: dialedMs, connected: ms, announced: null, disconnected: null });
   }
 
   sessionAnnounced(tsNanos: bigint): void {
@@ -147,6 +149,7 @@ export class NodeTruthRecorder {
       envelope_id: identity.envelopeId,
       authority: identity.authority,
       sessions: this.sessions.map((s) => ({
+        dialed_at: iso(s.dialed),
         connected_at: iso(s.connected),
         announced_at: s.announced === null ? null : iso(s.announced),
         disconnected_at: s.disconnected === null ? null : iso(s.disconnected),
