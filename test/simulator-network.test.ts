@@ -8,7 +8,7 @@ import { NetworkModel, SYNC_REPORT_SHARE, type NetworkOptions, type NodeEvent } 
 import { PeerGraph, buildPadding, networkStateFrame } from '../src/simulator/peers.js';
 import * as m from '../src/simulator/messages.js';
 import { expandPeerset } from '../src/api/peerset.js';
-import { runSimulation, type GroundTruth } from '../src/simulator/index.js';
+import { runSimulation, networkOptionsProblem, type GroundTruth } from '../src/simulator/index.js';
 import { BACKENDS } from './helpers/backends.js';
 import { startTestServer, waitFor, type TestServer } from './helpers/server.js';
 
@@ -215,6 +215,18 @@ describe('network model', () => {
     assert.throws(() => new NetworkModel({ ...BASE, blockTimeMs: 10 }), /syncBlocksPerSecond/);
     assert.throws(() => new NetworkModel({ ...BASE, propagationMs: [300, 50] }), /propagationMs/);
     assert.throws(() => new NetworkModel({ ...BASE, forkRate: 2 }), /forkRate/);
+    // The programmatic API and the command line say it in their own terms, before anything connects.
+    assert.match(networkOptionsProblem({ churn: 0.5, churnPeriodS: 10, downtimeS: [9, 12] })!, /--downtime \/ downtimeS/);
+    assert.match(networkOptionsProblem({ blockTimeS: 0.01 })!, /--block-time \/ blockTimeS/);
+    assert.match(networkOptionsProblem({ finalityLag: 0 })!, /finalityLag/);
+    assert.equal(networkOptionsProblem({ rate: 5, finalityLag: 0 }), null, 'rate mode has no network');
+    assert.equal(networkOptionsProblem({}), null);
+  });
+
+  test('runSimulation refuses network settings that cannot work, and a ground truth outside network mode', async () => {
+    const url = 'ws://127.0.0.1:9/';
+    await assert.rejects(runSimulation({ url, churn: 0.5, churnPeriodS: 10, downtimeS: [9, 12] }), /--downtime/);
+    await assert.rejects(runSimulation({ url, rate: 5, truth: true }), /network mode/);
   });
 });
 

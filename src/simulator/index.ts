@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as m from './messages.js';
 import { loadV1Fixture } from './fixtures.js';
-import { NetworkModel } from './network.js';
+import { NetworkModel, DEFAULT_SYNC_BLOCKS_PER_SECOND as SYNC_BLOCKS_PER_SECOND } from './network.js';
 import { PeerGraph, buildPadding } from './peers.js';
 import { NodeTruthRecorder, renderTruth, type GroundTruth } from './truth.js';
 import { SimulatedNode, TelemetrySocket, cumulativeRateMix, type NodeSentRecord, type Role, type SharedConfig } from './node.js';
@@ -159,6 +159,16 @@ function networkModel(options: Omit<SimulationOptions, 'url'>, chainSeed: string
 /** Why these network-mode settings cannot run together, or null (they can, or it is not network mode). */
 export function networkOptionsProblem(options: Omit<SimulationOptions, 'url'>): string | null {
   if (options.v1 || options.rate !== undefined) return null;
+  // The two settings that are only wrong in combination, said in the caller's terms.
+  const churnPeriodS = options.churnPeriodS ?? 60;
+  const downtimeS = options.downtimeS ?? [10, 30];
+  if ((options.churn ?? 0) > 0 && downtimeS[1] > 0.8 * churnPeriodS) {
+    return `an outage (--downtime / downtimeS, up to ${downtimeS[1]} s) must fit in 80 % of the churn period (--churn-period / churnPeriodS, ${churnPeriodS} s)`;
+  }
+  const blockTimeS = options.blockTimeS ?? 3;
+  if (blockTimeS < 1.5 / SYNC_BLOCKS_PER_SECOND) {
+    return `--block-time / blockTimeS must be at least ${1.5 / SYNC_BLOCKS_PER_SECOND} s: syncing nodes catch up at ${SYNC_BLOCKS_PER_SECOND} blocks/s and must outpace the chain`;
+  }
   try {
     networkModel(options, 'check');
     return null;
@@ -191,6 +201,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const keepTruth = options.truth === true || options.truthFile !== undefined;
   if (keepTruth && !networkMode) throw new Error('a ground truth is only kept in network mode (not with rate or v1)');
   const timeScale = options.timeScale ?? 1;
+  const networkProblem = networkOptionsProblem(options);
+  if (networkProblem) throw new RangeError(networkProblem);
   const model = networkMode ? networkModel(options, chainSeed) : undefined;
 
   const config: SharedConfig = {

@@ -77,6 +77,8 @@ export interface Outage {
 
 /** Share of the blocks caught up during initial sync that a node reports (sc-informant samples 10 %). */
 export const SYNC_REPORT_SHARE = 0.1;
+/** Catch-up speed of a syncing node unless told otherwise. */
+export const DEFAULT_SYNC_BLOCKS_PER_SECOND = 50;
 /** A node coming back from an outage starts syncing this long after it is up again. */
 export const RESTART_MS = 1000;
 
@@ -116,6 +118,7 @@ export class NetworkModel {
   readonly nodesAuthor: boolean;
   /** Recently built blocks: every node asks for the same few heights. */
   private readonly blockCache = new Map<number, ChainBlock>();
+  private readonly baseDelays = new Map<number, number>();
 
   constructor(options: NetworkOptions) {
     this.seed = options.seed;
@@ -137,7 +140,7 @@ export class NetworkModel {
     this.syncing = checkNumber('syncing', options.syncing ?? 0, 0, 1);
     this.syncBacklog = checkRange('syncBacklog', options.syncBacklog ?? [100, 300], 1);
     if (this.syncBacklog[1] > this.baseHeight) throw new RangeError(`syncBacklog (up to ${this.syncBacklog[1]}) exceeds baseHeight ${this.baseHeight}`);
-    this.syncBlocksPerSecond = checkNumber('syncBlocksPerSecond', options.syncBlocksPerSecond ?? 50, 0.001);
+    this.syncBlocksPerSecond = checkNumber('syncBlocksPerSecond', options.syncBlocksPerSecond ?? DEFAULT_SYNC_BLOCKS_PER_SECOND, 0.001);
     // A sync slower than production never ends: require a clear margin.
     if (this.syncBlocksPerSecond < 1.5 * (1000 / this.blockTimeMs)) {
       throw new RangeError(`syncBlocksPerSecond (${this.syncBlocksPerSecond}) must be at least 1.5 × the block rate (${1000 / this.blockTimeMs}/s)`);
@@ -186,7 +189,12 @@ export class NetworkModel {
 
   /** The node's base propagation delay, fixed for the run. */
   baseDelayMs(node: number): number {
-    return between(seededRandom(`${this.seed}/node/${node}/delay`)(), this.propagationMs);
+    let delay = this.baseDelays.get(node);
+    if (delay === undefined) {
+      delay = between(seededRandom(`${this.seed}/node/${node}/delay`)(), this.propagationMs);
+      this.baseDelays.set(node, delay);
+    }
+    return delay;
   }
 
   /** Delay between the production of a block and its arrival at the node: base ± jitter, within the range. */
