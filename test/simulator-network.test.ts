@@ -158,8 +158,12 @@ describe('network model', () => {
         assert.ok(outage.end <= (period + 1) * BASE.churnPeriodMs!);
         assert.equal(model.isOnline(node, (outage.start + outage.end) / 2), false);
         assert.equal(model.isOnline(node, outage.end), true);
-        // Back up: sync imports until the node follows broadcasts again.
+        // Back up: after finding peers (2–5 s), sync imports until the node follows broadcasts again.
         let j = i + 2;
+        const firstSync = events[j];
+        if (firstSync?.kind === 'import' && firstSync.origin === 'NetworkInitialSync') {
+          assert.ok(firstSync.at - online.at >= 2000 && firstSync.at - online.at <= 5000, `sync starts ${firstSync.at - online.at} ms after the restart`);
+        }
         while (events[j]?.kind === 'import' && (events[j] as Import).origin === 'NetworkInitialSync') {
           synced++;
           if ((events[j] as Import).reported) reported++;
@@ -303,6 +307,9 @@ for (const backend of BACKENDS) {
       const peersetShapes = async () => (await server.db.query<{ sets: boolean }>(
         `SELECT DISTINCT logs->'state'->'peerset' ? 'sets' AS sets FROM substrate_logs WHERE msg = 'system.network_state'`)).rows;
       await waitFor(async () => (await peersetShapes()).length === 2, 'network states in both peerset shapes', 30_000);
+      // Sync reports go out only once the node's connection is up: on a busy machine that can take a few outages.
+      const syncReported = async () => (await server.db.query(`SELECT 1 FROM substrate_logs WHERE msg = 'block.import' AND logs->>'origin' = 'NetworkInitialSync' LIMIT 1`)).rows.length > 0;
+      await waitFor(syncReported, 'a NetworkInitialSync import stored', 30_000);
       const stats = await simulation.stop();
       const truth = simulation.truth()!;
       const sentImports = truth.nodes.reduce((sum, node) => sum + node.block_imports.length, 0);
@@ -370,6 +377,12 @@ for (const backend of BACKENDS) {
         if (canonical.has(Number(row.fh))) assert.equal(row.fhash, canonical.get(Number(row.fh)));
         assert.ok(Number(row.height) - Number(row.fh) >= 2);
       }
+
+      // The network part counts the node's peers that are up: other simulated nodes, at most 9 of them here.
+      const peerCounts = (await server.db.query<{ peers: string }>(
+        `SELECT logs->>'peers' AS peers FROM substrate_logs WHERE msg = 'system.interval' AND logs ? 'peers'`)).rows;
+      assert.ok(peerCounts.length > 0 && peerCounts.every((row) => Number(row.peers) >= 0 && Number(row.peers) <= 9));
+      assert.ok(peerCounts.some((row) => Number(row.peers) > 0));
 
       // Network states name the other simulated nodes, in both peerset shapes; /reputation/logged shows them.
       const peerIds = new Set(truth.nodes.map((node) => node.peer_id));

@@ -4,6 +4,8 @@
 
 import { hashHex, seededRandom, type BlockOrigin } from './messages.js';
 
+type Range = [number, number];
+
 export interface NetworkOptions {
   /** Seed of everything below; block hashes are `hashHex(seed, height)`. */
   seed: string;
@@ -79,10 +81,8 @@ export interface Outage {
 export const SYNC_REPORT_SHARE = 0.1;
 /** Catch-up speed of a syncing node unless told otherwise. */
 export const DEFAULT_SYNC_BLOCKS_PER_SECOND = 50;
-/** A node coming back from an outage starts syncing this long after it is up again. */
-export const RESTART_MS = 1000;
-
-type Range = [number, number];
+/** A node (re)started finds peers for this long before it syncs (its telemetry connects meanwhile). */
+export const PEERING_MS: Range = [2000, 5000];
 
 function checkRange(name: string, range: Range, min = 0): Range {
   const [a, b] = range;
@@ -301,7 +301,8 @@ export class NetworkModel {
     let lastFinalizedAt = -Infinity;
     let cursor = 0;
     let mode: 'following' | 'syncing' = this.startsSyncing(node) ? 'syncing' : 'following';
-    let syncAt = mode === 'syncing' ? seededRandom(`${this.seed}/node/${node}/sync-start`)() * this.blockTimeMs : 0;
+    const peering = (after: number) => after + between(seededRandom(`${this.seed}/node/${node}/peering/${after}`)(), PEERING_MS);
+    let syncAt = mode === 'syncing' ? peering(0) : 0;
     let nextHeight = best + 1;
     let followingSince = mode === 'following' ? 0 : Infinity;
     let planned: Array<Extract<NodeEvent, { kind: 'import' }>> = [];
@@ -337,7 +338,7 @@ export class NetworkModel {
         cursor = outage.end;
         mode = 'syncing';
         followingSince = Infinity;
-        syncAt = outage.end + RESTART_MS;
+        syncAt = peering(outage.end);
         planned = [];
         nextHeight = best + 1;
         outage = this.nextOutage(socket, outage.end);
