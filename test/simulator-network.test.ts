@@ -4,6 +4,8 @@
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { NetworkModel, SYNC_REPORT_SHARE, type NetworkOptions, type NodeEvent } from '../src/simulator/network.js';
 import { PeerGraph, buildPadding, networkStateFrame } from '../src/simulator/peers.js';
 import * as m from '../src/simulator/messages.js';
@@ -271,6 +273,36 @@ describe('peer graph and network states', () => {
       }
     }
   });
+});
+
+test('verbosity 9: each reported import comes with babe.checked_and_importing and two tracing.profiling spans', async () => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  const frames: Array<{ payload: Record<string, unknown> }> = [];
+  wss.on('connection', (socket) => socket.on('message', (data) => frames.push(JSON.parse(String(data)))));
+  try {
+    const simulation = await runSimulation({
+      url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, nodes: 1, verbosity: 9, blockTimeS: 0.5, timeScale: 10,
+      forkRate: 0, seed: 'v9', truth: true,
+    });
+    await waitFor(() => frames.filter((f) => f.payload.msg === 'block.import').length >= 5, 'five imports');
+    const stats = await simulation.stop();
+    await waitFor(() => frames.length === stats.sent, 'every frame sent to arrive');
+    const msgs = frames.map((f) => f.payload.msg);
+    const imports = frames.filter((f) => f.payload.msg === 'block.import');
+    assert.deepEqual(imports.map((f) => [f.payload.height, f.payload.best]), simulation.truth()!.nodes[0]!.block_imports.map((i) => [i.height, i.hash]));
+    const spans = frames.filter((f) => f.payload.msg === 'tracing.profiling').map((f) => f.payload);
+    assert.equal(spans.length, 2 * imports.length);
+    for (let i = 0; i < spans.length; i += 2) {
+      const [parent, child] = [spans[i]!, spans[i + 1]!];
+      assert.deepEqual([parent.name, parent.parent_id, child.name, child.parent_id], ['import_block', null, 'execute_block', parent.id]);
+      assert.ok(typeof parent.time === 'number' && typeof child.time === 'number' && typeof parent.target === 'string');
+    }
+    assert.equal(msgs.filter((msg) => msg === 'babe.checked_and_importing').length, imports.length);
+  } finally {
+    for (const client of wss.clients) client.terminate();
+    await new Promise((resolve) => wss.close(resolve));
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

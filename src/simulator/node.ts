@@ -1,5 +1,6 @@
-// One simulated tetcore node: its telemetry schedule (§5.1, §7) and the websocket it streams over,
-// with the node's connection state machine, 16-message queue and reconnect delay (§1.2–§1.7).
+// One simulated tetcore node: its telemetry schedule (§5.1, §7; in network mode its blocks, finality
+// and outages from the network model's timeline) and the websocket it streams over, with the node's
+// connection state machine, 16-message queue and reconnect delay (§1.2–§1.7).
 
 import WebSocket from 'ws';
 import * as m from './messages.js';
