@@ -3,7 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkTelemetryUrl, runSimulation, type DialOutcome, type Role, type SimulationOptions, type SimulationStats } from './index.js';
+import { checkTelemetryUrl, networkOptionsProblem, runSimulation, type DialOutcome, type Role, type SimulationOptions, type SimulationStats } from './index.js';
 
 const USAGE = `Usage: npm run simulate -- --url ws://127.0.0.1:8080/ [options]
 
@@ -25,6 +25,19 @@ const USAGE = `Usage: npm run simulate -- --url ws://127.0.0.1:8080/ [options]
   --ramp N                connections opened per second (default 500)
   --seed S                seed for node ids and hashes (default random)
   --report FILE           write the per-node sent records as JSON
+
+Network mode (the default schedule; not with --rate or --v1), times in simulated seconds:
+  --block-time S          seconds between blocks (default 3)
+  --propagation-ms A-B    range of each node's block propagation delay, ms (default 100-600)
+  --finality-lag N        blocks between best and finalized (default 2, at least 1)
+  --fork-rate F           probability that a height also gets a fork block (default 0.02)
+  --churn F               probability that a socket goes offline once per churn period (default 0)
+  --churn-period S        length of a churn period (default 60)
+  --downtime A-B          length of an outage in seconds (default 10-30)
+  --syncing F             fraction of nodes that start 100-300 blocks behind and sync (default 0)
+  --truth FILE            write the ground truth (blocks, sessions, every block.import and
+                          notify.finalized sent) as JSON when the run ends; see docs/simulator.md
+
 `;
 
 const OPTIONS = {
@@ -46,6 +59,15 @@ const OPTIONS = {
   ramp: { type: 'string', default: '500' },
   seed: { type: 'string' },
   report: { type: 'string' },
+  'block-time': { type: 'string', default: '3' },
+  'propagation-ms': { type: 'string', default: '100-600' },
+  'finality-lag': { type: 'string', default: '2' },
+  'fork-rate': { type: 'string', default: '0.02' },
+  churn: { type: 'string', default: '0' },
+  'churn-period': { type: 'string', default: '60' },
+  downtime: { type: 'string', default: '10-30' },
+  syncing: { type: 'string', default: '0' },
+  truth: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -87,6 +109,12 @@ if (urlProblem !== null) stop(urlProblem);
 if (args.role !== 'validator' && args.role !== 'full') fail('--role must be validator or full');
 const delay = /^(\d+)-(\d+)$/.exec(args['reconnect-delay']!);
 if (!delay || Number(delay[1]) > Number(delay[2])) fail('--reconnect-delay must look like 5-9');
+function range(name: 'propagation-ms' | 'downtime', example: string): [number, number] {
+  const match = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(args[name]!);
+  if (!match || Number(match[1]) > Number(match[2])) fail(`--${name} must look like ${example} (A ≤ B)`);
+  return [Number(match[1]), Number(match[2])];
+}
+if (args.truth && (args.rate !== undefined || args.v1)) fail('--truth needs network mode: it cannot be used with --rate or --v1');
 
 const options: SimulationOptions = {
   url: args.url,
@@ -105,8 +133,20 @@ const options: SimulationOptions = {
   reconnectDelaySec: [Number(delay[1]), Number(delay[2])],
   rampPerSecond: number('ramp', 1),
   seed: args.seed,
+  blockTimeS: number('block-time', 0.001),
+  propagationMs: range('propagation-ms', '100-600'),
+  finalityLag: number('finality-lag', 1),
+  forkRate: number('fork-rate', 0, 1),
+  churn: number('churn', 0, 1),
+  churnPeriodS: number('churn-period', 0.001),
+  downtimeS: range('downtime', '10-30'),
+  syncing: number('syncing', 0, 1),
+  truthFile: args.truth,
 };
 const durationSec = number('duration', 0);
+// Settings that are fine alone but not together (e.g. a downtime longer than the churn period).
+const networkProblem = networkOptionsProblem(options);
+if (networkProblem) fail(networkProblem);
 
 // Like a node, the simulation keeps redialing; but when the very first dial fails the URL or the server
 // is wrong, and saying so beats a progress line of "connected 0" forever.
@@ -165,6 +205,7 @@ async function finish(): Promise<void> {
     writeFileSync(args.report, JSON.stringify(simulation.records(), null, 2) + '\n');
     process.stdout.write(`per-node records written to ${args.report}\n`);
   }
+  if (args.truth) process.stdout.write(`ground truth written to ${args.truth}\n`);
   process.exit(0);
 }
 

@@ -1,17 +1,24 @@
 // Programmatic API of the load generator: starts N simulated tetcore nodes against a telemetry
-// server, opening connections gradually, and keeps a per-node record of what each one sent.
+// server, opening connections gradually, and keeps a per-node record of what each one sent (and,
+// in network mode, a ground truth of the chain and of every block import and finality report).
 
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import * as m from './messages.js';
 import { loadV1Fixture } from './fixtures.js';
+import { NetworkModel, DEFAULT_SYNC_BLOCKS_PER_SECOND as SYNC_BLOCKS_PER_SECOND } from './network.js';
+import { PeerGraph, buildPadding } from './peers.js';
+import { NodeTruthRecorder, renderTruth, type GroundTruth } from './truth.js';
 import { SimulatedNode, TelemetrySocket, cumulativeRateMix, type DialOutcome, type NodeSentRecord, type Role, type SharedConfig } from './node.js';
 import { checkTelemetryUrl } from './dial-errors.js';
 
 export type { DialOutcome, NodeSentRecord, Role } from './node.js';
 export { checkTelemetryUrl, describeDialError } from './dial-errors.js';
 export type { EnvelopeId } from './messages.js';
+export type { GroundTruth, TruthNode, TruthBlock, TruthImport, TruthFinalized, TruthSession } from './truth.js';
 export { fixtureToV2, frame, formatTs, buildNetworkStateTemplate } from './messages.js';
 export { loadV1Fixture, V1_CAPTURE_PATH } from './fixtures.js';
+export { NetworkModel, type NetworkOptions, type NodeEvent, type ChainBlock } from './network.js';
 
 export interface SimulationOptions {
   /** e.g. `ws://127.0.0.1:8080/` or `ws://host:8080/audit`; no query, fragment or credentials (docs/wire-protocol.md#node-configuration-and-urls). */
@@ -54,6 +61,30 @@ export interface SimulationOptions {
   v1CapturePath?: string;
   /** Told the outcome of every dial of every socket (the CLI stops when the very first one fails). */
   onDial?: (outcome: DialOutcome) => void;
+
+  // Network mode (the natural schedule of V2 frames; not with `rate` or `v1`). Times are simulated.
+  /** Seconds between blocks; default 3. */
+  blockTimeS?: number;
+  /** Range of each node's base block propagation delay, ms; each block adds ±10 % of the range; default [100, 600]. */
+  propagationMs?: [number, number];
+  /** Nodes finalize this many blocks below their best; default 2 (at least 1). */
+  finalityLag?: number;
+  /** Delay between an import and the finality report it leads to, ms; default [100, 600]. */
+  finalityDelayMs?: [number, number];
+  /** Probability that a height gets a competing fork block, seen first by ~30 % of the nodes; default 0.02. */
+  forkRate?: number;
+  /** Probability that a socket's nodes go offline once per churn period; default 0. */
+  churn?: number;
+  /** Default 60. */
+  churnPeriodS?: number;
+  /** Length of an outage, seconds, at most 80 % of the churn period; default [10, 30]. */
+  downtimeS?: [number, number];
+  /** Fraction of the nodes that start 100–300 blocks behind and sync; default 0. */
+  syncing?: number;
+  /** Keep the ground truth (returned by `truth()`); implied by `truthFile`. Memory grows with the run (≈150 B per report). */
+  truth?: boolean;
+  /** Write the ground truth as JSON to this file when the simulation stops. */
+  truthFile?: string;
 }
 
 export interface SimulationStats {
@@ -76,9 +107,14 @@ export interface Simulation {
   stats(): SimulationStats;
   /** Live per-node records (the objects are updated in place). */
   records(): NodeSentRecord[];
-  /** Stops all timers, lets in-flight frames reach the kernel, drops the connections (no close frame). */
+  /** Stops all timers, lets in-flight frames reach the kernel, drops the connections (no close frame); writes `truthFile`. */
   stop(): Promise<SimulationStats>;
+  /** The ground truth so far (network mode with `truth` or `truthFile`), else undefined. */
+  truth(): GroundTruth | undefined;
 }
+
+/** Height of the best block when a run begins. */
+const BASE_HEIGHT = 1000;
 
 /** One pre-built body per size, shared by every node and every run in this process. */
 const networkStateTemplates = new Map<number, m.NetworkStateTemplate>();
@@ -90,6 +126,61 @@ function networkStateTemplate(targetBytes: number): m.NetworkStateTemplate {
   }
   return template;
 }
+
+/** Discovered-only peers filling network-mode states up to their size, one list per size. */
+const paddings = new Map<number, ReturnType<typeof buildPadding>>();
+function networkStatePadding(targetBytes: number) {
+  let padding = paddings.get(targetBytes);
+  if (!padding) {
+    padding = buildPadding(targetBytes);
+    paddings.set(targetBytes, padding);
+  }
+  return padding;
+}
+
+function networkModel(options: Omit<SimulationOptions, 'url'>, chainSeed: string): NetworkModel {
+  const seconds = (range: [number, number] | undefined, fallback: [number, number]): [number, number] =>
+    [(range ?? fallback)[0] * 1000, (range ?? fallback)[1] * 1000];
+  return new NetworkModel({
+    seed: chainSeed,
+    nodes: options.nodes ?? 1,
+    idsPerSocket: options.idsPerSocket ?? 1,
+    baseHeight: BASE_HEIGHT,
+    blockTimeMs: (options.blockTimeS ?? 3) * 1000,
+    propagationMs: options.propagationMs,
+    finalityLag: options.finalityLag,
+    finalityDelayMs: options.finalityDelayMs,
+    forkRate: options.forkRate ?? 0.02,
+    churn: options.churn,
+    churnPeriodMs: (options.churnPeriodS ?? 60) * 1000,
+    downtimeMs: seconds(options.downtimeS, [10, 30]),
+    syncing: options.syncing,
+    authorities: options.validators ?? 4,
+    nodesAuthor: (options.role ?? 'full') === 'validator',
+  });
+}
+
+/** Why these network-mode settings cannot run together, or null (they can, or it is not network mode). */
+export function networkOptionsProblem(options: Omit<SimulationOptions, 'url'>): string | null {
+  if (options.v1 || options.rate !== undefined) return null;
+  // The two settings that are only wrong in combination, said in the caller's terms.
+  const churnPeriodS = options.churnPeriodS ?? 60;
+  const downtimeS = options.downtimeS ?? [10, 30];
+  if ((options.churn ?? 0) > 0 && downtimeS[1] > 0.8 * churnPeriodS) {
+    return `an outage (--downtime / downtimeS, up to ${downtimeS[1]} s) must fit in 80 % of the churn period (--churn-period / churnPeriodS, ${churnPeriodS} s)`;
+  }
+  const blockTimeS = options.blockTimeS ?? 3;
+  if (blockTimeS < 1.5 / SYNC_BLOCKS_PER_SECOND) {
+    return `--block-time / blockTimeS must be at least ${1.5 / SYNC_BLOCKS_PER_SECOND} s: syncing nodes catch up at ${SYNC_BLOCKS_PER_SECOND} blocks/s and must outpace the chain`;
+  }
+  try {
+    networkModel(options, 'check');
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 
 export async function runSimulation(options: SimulationOptions): Promise<Simulation> {
   const urlProblem = checkTelemetryUrl(options.url);
@@ -103,6 +194,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const chainSeed = `${seed}/${chain}`;
   const v1Messages = options.v1 ? loadV1Fixture(options.v1CapturePath) : undefined;
   if (v1Messages && idsPerSocket !== 1) throw new Error('V1 frames carry no id, so only one node per socket is possible');
+  const networkMode = !v1Messages && options.rate === undefined;
+  const keepTruth = options.truth === true || options.truthFile !== undefined;
+  if (keepTruth && !networkMode) throw new Error('a ground truth is only kept in network mode (not with rate or v1)');
+  const timeScale = options.timeScale ?? 1;
+  const networkProblem = networkOptionsProblem(options);
+  if (networkProblem) throw new RangeError(networkProblem);
+  const model = networkMode ? networkModel(options, chainSeed) : undefined;
 
   const config: SharedConfig = {
     url: options.url,
@@ -112,7 +210,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     authorities: Array.from({ length: validators }, (_, i) => m.ss58For(`${chainSeed}/authority/${i}`)),
     rate: options.rate,
     txRate: options.txRate ?? 0,
-    timeScale: options.timeScale ?? 1,
+    timeScale,
     reconnectDelaySec: options.reconnectDelaySec ?? [5, 9],
     polite: options.polite ?? false,
     maxPending: options.maxPending ?? 16,
@@ -120,9 +218,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     v1Templates: v1Messages && m.v1Templates(v1Messages),
     chainSeed,
     chainStartMs: Date.now(),
-    baseHeight: 1000,
+    baseHeight: BASE_HEIGHT,
     onDial: options.onDial,
   };
+  const startedMs = config.chainStartMs;
   const rateMix = cumulativeRateMix(config);
   const fixturePeerId = (v1Messages?.find((msg) => msg.msg === 'system.network_state')?.state as { peerId?: string } | undefined)?.peerId;
   const firstId = BigInt(m.envelopeIdText(options.firstEnvelopeId ?? 1));
@@ -130,6 +229,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
   const sockets: TelemetrySocket[] = [];
   const records: NodeSentRecord[] = [];
+  const recorders: NodeTruthRecorder[] = [];
+  const peerIds: string[] = [];
+  const names: string[] = [];
   for (let index = 0; index < nodeCount; index++) {
     const socketIndex = Math.floor(index / idsPerSocket);
     const socket = sockets[socketIndex] ?? (sockets[socketIndex] = new TelemetrySocket(config));
@@ -146,8 +248,24 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       sent: {}, total: 0, bytes: 0, lastTs: null, reconnects: 0, dropped: 0, discarded: 0,
     };
     const voterIndex = role === 'validator' ? index % validators : -1;
-    socket.nodes.push(new SimulatedNode(envelopeId, identity, voterIndex, record, socket, config, rateMix));
+    const node = new SimulatedNode(envelopeId, identity, voterIndex, record, socket, config, rateMix);
+    if (keepTruth) {
+      node.truth = new NodeTruthRecorder({ peerId: networkId, name, chain, genesisHash, envelopeId, authority: identity.authority });
+      recorders.push(node.truth);
+    }
+    socket.nodes.push(node);
     records.push(record);
+    peerIds.push(networkId);
+    names.push(name);
+  }
+  if (model) {
+    config.network = {
+      model,
+      graph: new PeerGraph(nodeCount, chainSeed),
+      padding: networkStatePadding(config.networkState.targetBytes),
+      peerIds,
+      names,
+    };
   }
 
   // Open connections gradually: a node dials on its first message, i.e. right after it starts.
@@ -189,13 +307,24 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     return total;
   };
 
+  let stoppedMs: number | null = null;
+  const truth = () => model && keepTruth
+    ? renderTruth({
+      model, recorders, chain, genesisHash, timeScale, verbosity: config.verbosity,
+      chainStartMs: config.chainStartMs, startedMs, stoppedMs,
+    })
+    : undefined;
+
   return {
     stats,
     records: () => records,
+    truth,
     async stop() {
       clearInterval(rampTimer);
       for (const socket of sockets) for (const node of socket.nodes) node.stop();
       await Promise.all(sockets.map((socket) => socket.stop()));
+      stoppedMs ??= Date.now();
+      if (options.truthFile) writeFileSync(options.truthFile, JSON.stringify(truth()) + '\n');
       return stats();
     },
   };

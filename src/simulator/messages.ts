@@ -272,6 +272,24 @@ export function babeCheckedAndImporting(fields: {
   return { msg: 'babe.checked_and_importing', pre_header: preHeader };
 }
 
+/**
+ * One tracing span (docs/wire-protocol.md, Message types: tracing.profiling), in the shape of a node rebuilt with a serde_json that can write `time`
+ * (u128 ns) as a JSON number.
+ */
+export function tracingProfiling(fields: {
+  id: number; name: string; parentId: number | null; target: string; timeNs: number; values: Record<string, unknown>;
+}): Payload {
+  return {
+    id: fields.id,
+    msg: 'tracing.profiling',
+    name: fields.name,
+    parent_id: fields.parentId,
+    target: fields.target,
+    time: fields.timeNs,
+    values: fields.values,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // system.network_state (docs/wire-protocol.md#systemnetwork_state). Built once per target size and
 // shared by every node; only the node's own peerId (and the envelope) differ per frame, so the body is
