@@ -42,7 +42,9 @@ describe('dashboards in chromium', () => {
 
   before(async () => {
     mkdirSync(OUTPUT, { recursive: true });
-    server = await startTestServer(BACKENDS.find((b) => b.name === 'embedded')!, { CACHE_UPDATE_INTERVAL_MS: '200' });
+    // The test's nodes send only what each test needs, and stay silent while chromium starts (seconds on a
+    // loaded machine): a client timeout would close them before the pages look.
+    server = await startTestServer(BACKENDS.find((b) => b.name === 'embedded')!, { CACHE_UPDATE_INTERVAL_MS: '200', CLIENT_TIMEOUT_S: '600' });
     // Three nodes: A and B stay connected; C connects, talks, and leaves.
     nodeA = await connectNode(server.url('/'));
     nodeB = await connectNode(server.url('/'));
@@ -179,7 +181,7 @@ describe('dashboards in chromium', () => {
 
   it('with API_TOKEN set, a page opened with ?access_token= passes it to the API and to /feed', async () => {
     const token = 'dashboard-test-token-0123456789';
-    const guarded = await startTestServer(BACKENDS.find((b) => b.name === 'embedded')!, { API_TOKEN: token, CACHE_UPDATE_INTERVAL_MS: '200' });
+    const guarded = await startTestServer(BACKENDS.find((b) => b.name === 'embedded')!, { API_TOKEN: token, CACHE_UPDATE_INTERVAL_MS: '200', CLIENT_TIMEOUT_S: '600' });
     try {
       const node = await connectNode(guarded.url('/'));
       await node.send(connected(PEER_A, 'guarded-alpha', 60_000), interval(5, 10, 30_000));
