@@ -30,17 +30,19 @@ const PEER = '12D3KooWApiMemoryBench';
 const env = Object.fromEntries((args.env as string[]).map((pair) => pair.split('=', 2) as [string, string]));
 
 /** Reads a whole answer without keeping it: status, bytes, and the next-page link. */
-async function get(url: string): Promise<{ status: number; bytes: number; next: string | null; body?: string }> {
+async function get(url: string): Promise<{ status: number; bytes: number; next: string | null; error?: string }> {
   const response = await fetch(url);
   let bytes = 0;
+  let head = '';
   const reader = response.body!.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     bytes += value.byteLength;
+    if (head.length < 300) head += Buffer.from(value).toString('utf8', 0, 300);
   }
   const link = response.headers.get('link');
-  return { status: response.status, bytes, next: link ? (/<([^>]+)>/.exec(link)?.[1] ?? null) : null };
+  return { status: response.status, bytes, next: link ? (/<([^>]+)>/.exec(link)?.[1] ?? null) : null, ...(response.status === 200 ? {} : { error: head.slice(0, 300) }) };
 }
 
 async function seed(server: ServerProcess, url: string): Promise<void> {
@@ -88,6 +90,8 @@ try {
       `${CONCURRENCY} concurrent GET /nodes/logs?limit=${args.limit} over ${ROWS} × ${KB} KB`,
       answers.map((a, i) => ({ client: i + 1, status: a.status, MiB: Math.round((a.bytes / 1048576) * 10) / 10, next: a.next !== null })),
     );
+    for (const a of answers) if ('error' in a && a.error) console.log(`answer ${a.status}: ${a.error}`);
+    if (server.warnings.length > 0) console.log(`server warnings:\n${server.warnings.slice(0, 3).map((w) => w.slice(0, 600)).join('\n')}`);
     if (args.follow) {
       let pages = 0;
       let bytes = 0;
