@@ -5,7 +5,6 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { status: 500, message: 'invalid configuration' },
   DB_UNAVAILABLE: { status: 503, message: 'the database is unavailable' },
   DB_QUERY_FAILED: { status: 500, message: 'the database could not answer the query' },
-  HANDSHAKE_REFUSED: { status: 503, message: 'the connection could not be recorded; try again' },
   BAD_REQUEST: { status: 400, message: 'invalid request' },
   NOT_FOUND: { status: 404, message: 'not found' },
   MIGRATION_FAILED: { status: 500, message: 'database migration failed' },

@@ -1,19 +1,20 @@
-// The ingestion endpoints `/` (expiring) and `/audit` (kept forever): the handshake records a
-// peer_connections row (or is refused with 503), then every message goes to an IngestConnection.
+// The ingestion endpoints `/` (expiring) and `/audit` (kept forever): the handshake admits the node
+// (access rules, limits), then every message goes to an IngestConnection. The handshake writes nothing:
+// a node's peer_connections row is created with its first stored message (see BatchWriter.writeNodes).
 // Also owns what spans all sockets: heartbeats, backpressure (pause/resume reading) and last_seen.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Database } from '../storage/database.js';
-import { insertConnection, touchConnections } from '../storage/peer-connections.js';
+import { touchConnections } from '../storage/peer-connections.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { IngestConnection } from './connection.js';
 import { NodeHandle } from './node.js';
 import { IngestGuard } from '../access/ingest-guard.js';
 import type { BatchWriter } from './writer.js';
-import type { DropRecorder } from './drops.js';
+import type { DropRecorder, IdentityRejectionRecorder } from './drops.js';
 
 /** Close codes the server sends on ingestion sockets (1009 "too big" is sent by ws itself). */
 export const CLOSE_CODES = { SHUTDOWN: 1001, TOO_BIG: 1009, CLIENT_TIMEOUT: 4408 } as const;
@@ -22,7 +23,6 @@ const CLOSE_GRACE_MS = 500;
 
 declare module 'fastify' {
   interface FastifyRequest {
-    ingestRowId?: number;
     ingestIp?: string;
   }
 }
@@ -34,6 +34,7 @@ export interface IngestDeps {
   metrics: Metrics;
   log: Logger;
   recordDrop: DropRecorder;
+  recordIdentityRejected: IdentityRejectionRecorder;
 }
 
 export interface IngestRouteOptions {
@@ -96,7 +97,7 @@ export class IngestEndpoints {
         url,
         preValidation: async (request, reply) => {
           if (!request.ws) return;
-          await this.recordHandshake(request, reply, audit);
+          await this.recordHandshake(request, reply);
         },
         handler: (request, reply) => {
           if (url === '/' && options.httpRoot) return options.httpRoot(request, reply);
@@ -111,8 +112,8 @@ export class IngestEndpoints {
     this.liveness.unref();
   }
 
-  private async recordHandshake(request: FastifyRequest, reply: FastifyReply, audit: boolean): Promise<unknown> {
-    const { metrics, db, settings, log } = this.deps;
+  private async recordHandshake(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const { metrics, settings, log } = this.deps;
     if (!this.accepting) {
       metrics.handshakesRefused.inc({ reason: 'shutting_down' });
       return reply.code(503).send({ error: 'Service Unavailable', code: 'SHUTTING_DOWN', message: 'the server is shutting down; reconnect shortly' });
@@ -130,26 +131,21 @@ export class IngestEndpoints {
     }
     // Admitted: the slot is held until this TCP connection ends, whether or not the upgrade completes.
     request.raw.socket.once('close', () => this.guard.release(ip));
-    try {
-      request.ingestRowId = await insertConnection(db, { ipAddr, audit, envelopeId: null });
-      request.ingestIp = ipAddr;
-    } catch (error) {
-      metrics.handshakesRefused.inc({ reason: 'database' });
-      log.warn({ err: error, ip: ipAddr }, 'could not record a node connection; handshake refused');
-      return reply.code(503).send({ error: 'Service Unavailable', code: 'HANDSHAKE_REFUSED', message: 'the connection could not be recorded in the database; try again' });
-    }
+    // Nothing is written here, so a database outage refuses no node: its messages wait in the writer's
+    // buffer like everyone's (backpressure bounds it), and 2,000 bare handshakes leave no rows behind.
+    request.ingestIp = ipAddr;
   }
 
   private accept(socket: WebSocket, request: FastifyRequest, endpoint: string, audit: boolean): void {
-    const { writer, metrics, recordDrop, settings, log } = this.deps;
-    const node = new NodeHandle(request.ingestIp as string, audit, null, request.ingestRowId as number);
-    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, maxNodesPerConnection: settings.maxNodesPerConnection });
+    const { writer, metrics, recordDrop, recordIdentityRejected, settings, log } = this.deps;
+    const node = new NodeHandle(request.ingestIp as string, audit, null, null);
+    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, recordIdentityRejected, maxNodesPerConnection: settings.maxNodesPerConnection, maxFutureSkewMs: settings.maxFutureSkewS * 1000 });
     this.connections.add(connection);
     metrics.nodesConnected.inc();
     metrics.currentConnections.inc();
     metrics.connectionsOpen.inc({ endpoint });
     if (writer.isPaused) socket.pause();
-    log.debug({ ip: node.ipAddr, endpoint, row: node.rowId }, 'node connected');
+    log.debug({ ip: node.ipAddr, endpoint }, 'node connected');
 
     socket.on('message', (data: Buffer) => connection.handleMessage(data));
     socket.on('ping', () => connection.touch());
