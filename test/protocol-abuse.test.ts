@@ -3,6 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { BACKENDS } from './helpers/backends.js';
 import { startTestServer, waitFor, type TestServer } from './helpers/server.js';
@@ -105,12 +106,15 @@ for (const backend of BACKENDS) {
     it('one 8,000-character network_id does not halt ingestion (item 1): the message is stored without it, counted, others go on', async () => {
       const rejectedBefore = await metric('identityFieldsRejected', 'peer_id');
       const hostile = await connectNode(server.url('/'));
+      // Random text: PostgreSQL would compress a repetitive one below the btree limit.
+      const longPeerId = randomBytes(6000).toString('base64');
       await hostile.send(
-        JSON.stringify({ id: 1, ts: TS, payload: { msg: 'system.connected', network_id: 'Q'.repeat(8000), name: 'long-peer-id', chain: 'Hostile' } }),
-        `{"id":1,"ts":"${TS}","payload":{"msg":"after.connected","who":"long-peer-id"}}`,
+        JSON.stringify({ id: 1, ts: TS, payload: { msg: 'system.connected', network_id: longPeerId, name: 'long-peer-id', chain: 'Hostile' } }),
+        // More than one batch of them (DB_BATCH_SIZE 16), so that every writer meets this node.
+        ...Array.from({ length: 40 }, (_, i) => `{"id":1,"ts":"${TS}","payload":{"msg":"after.connected","n":${i},"who":"long-peer-id"}}`),
       );
       await goodNodeStores();
-      await waitFor(async () => (await count(`SELECT count(*) AS n FROM substrate_logs WHERE logs->>'who' = 'long-peer-id' OR logs->>'name' = 'long-peer-id'`)) === 2, "both of the hostile node's messages");
+      await waitFor(async () => (await count(`SELECT count(*) AS n FROM substrate_logs WHERE logs->>'who' = 'long-peer-id' OR logs->>'name' = 'long-peer-id'`)) === 41, "the hostile node's 41 messages");
       const row = await waitFor(async () => (await server.db.query<{ peer_id: string | null; chain: string }>(`SELECT peer_id, chain FROM peer_connections WHERE name = 'long-peer-id'`)).rows[0], 'its identity without the peer id');
       assert.deepEqual(row, { peer_id: null, chain: 'Hostile' });
       assert.equal(await metric('identityFieldsRejected', 'peer_id'), rejectedBefore + 1);
