@@ -30,7 +30,10 @@ export class AppError extends Error {
   }
 }
 
-/** SQLSTATE classes that mean "this data can never be stored", as opposed to "try again later". */
+/**
+ * SQLSTATE classes that mean "this data can never be stored", as opposed to "try again later". Both
+ * backends report them the same way: node-postgres and PGlite errors carry the SQLSTATE in `code`.
+ */
 export function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code !== 'string' || code.length !== 5) return false;

@@ -3,9 +3,10 @@
 
 /**
  * Deepest nesting of arrays and objects accepted in any JSON document. Real telemetry nests fewer than
- * 10 levels (the network state is the deepest). Documents much deeper than this break the databases:
- * PostgreSQL stops with "stack depth limit exceeded", and the embedded database (PGlite) crashed the
- * whole process on a 20 KB document nested 10,000 deep. 512 leaves a wide margin on both sides.
+ * 10 levels (the network state is the deepest). The embedded database (PGlite, with WASM's small stack)
+ * breaks on a 20 KB document nested 10,000 deep: the COPY of a node message crashed the whole process,
+ * a POST body left it answering "bad buffer ID" to everything. PostgreSQL stores that depth, and stops
+ * further out with "stack depth limit exceeded". 512 leaves a wide margin on both sides.
  */
 export const MAX_JSON_DEPTH = 512;
 
