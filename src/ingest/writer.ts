@@ -2,6 +2,8 @@
 // DB_BATCH_SIZE rows, at the latest DB_SAVE_LATENCY_MS after the oldest arrived, one COPY per batch.
 // Nothing it accepted is lost silently: a failing batch is retried with back-off; a batch the database
 // rejects for its data is split until the offending rows are found, and only those are dropped (counted).
+// Each node's peer_connections row is created here, with its first message; what the database refuses
+// there is given up for that node alone. Written messages are released at once.
 // Memory is bounded: past BUFFER_MAX_ROWS/BUFFER_MAX_BYTES it emits 'pause' so sockets stop being read.
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -147,7 +149,6 @@ export class BatchWriter extends EventEmitter {
     }
     return batch as PendingRow[];
   }
-
 
   private startBatch(): void {
     if (this.timer !== null) {
