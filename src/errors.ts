@@ -5,7 +5,6 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { status: 500, message: 'invalid configuration' },
   DB_UNAVAILABLE: { status: 503, message: 'the database is unavailable' },
   DB_QUERY_FAILED: { status: 500, message: 'the database could not answer the query' },
-  HANDSHAKE_REFUSED: { status: 503, message: 'the connection could not be recorded; try again' },
   BAD_REQUEST: { status: 400, message: 'invalid request' },
   NOT_FOUND: { status: 404, message: 'not found' },
   MIGRATION_FAILED: { status: 500, message: 'database migration failed' },
@@ -43,7 +42,10 @@ export class AppError extends Error {
   }
 }
 
-/** SQLSTATE classes that mean "this data can never be stored", as opposed to "try again later". */
+/**
+ * SQLSTATE classes that mean "this data can never be stored", as opposed to "try again later". Both
+ * backends report them the same way: node-postgres and PGlite errors carry the SQLSTATE in `code`.
+ */
 export function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code !== 'string' || code.length !== 5) return false;

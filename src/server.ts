@@ -10,7 +10,7 @@ import { openDatabases, type Databases } from './storage/open.js';
 import { migrate } from './storage/migrate.js';
 import { attachDatabase, createMetrics, type Metrics } from './metrics/catalogue.js';
 import { BatchWriter } from './ingest/writer.js';
-import { createDropRecorder } from './ingest/drops.js';
+import { createDropRecorder, createIdentityRejectionRecorder } from './ingest/drops.js';
 import { IngestEndpoints } from './ingest/routes.js';
 import { Purger } from './purge/purger.js';
 import { registerOpsRoutes } from './api/ops.js';
@@ -129,7 +129,7 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
     requestTimeout: Math.max(settings.handshakeTimeoutS * 1000, 60_000),
   });
   if (settings.apiToken !== null) requireApiToken(app, { token: settings.apiToken, metricsPublic: settings.metricsPublic });
-  const ingest = new IngestEndpoints({ settings, db: ingestDb, writer, metrics, log, recordDrop });
+  const ingest = new IngestEndpoints({ settings, db: ingestDb, writer, metrics, log, recordDrop, recordIdentityRejected: createIdentityRejectionRecorder(metrics, log) });
   await app.register(websocket, {
     options: { maxPayload: settings.wsMaxPayload, perMessageDeflate: false, skipUTF8Validation: true },
     // Errors on established sockets (oversized frame: ws closes with 1009; resets) are the peer's doing.

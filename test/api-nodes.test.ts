@@ -178,7 +178,7 @@ for (const backend of BACKENDS) {
         v1('tracing.profiling', t(4, '.25'), { target: 'pallet_balances', name: 'transfer', time: 2000 }),
         v1('tracing.profiling', t(5, '.000001'), { target: 'pallet_babe', name: 'on_finalize', time: 3000 }),
         v1(null, t(6), { target: 'pallet_babe', note: 'no msg' }),
-        v1('block.import', tsAt(3_600_000), { height: 7, best: '0x07' }), // an hour in the future: after the default end_time
+        v1('block.import', tsAt(300_000), { height: 7, best: '0x07' }), // 5 minutes ahead (within MAX_FUTURE_SKEW_S): after the default end_time
       ];
       const path = (params: Record<string, string | number>) => `/nodes/logs?${query({ peer_id: L, ...params })}`;
       const msgsOf = (body: Array<{ msg: string | null }>) => body.map((r) => r.msg);

@@ -1,7 +1,8 @@
 // The pure ingest parser on byte fixtures, without a server.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFrame } from '../src/ingest/frame.js';
+import { parseFrame, IDENTITY_LIMITS, IDENTITY_COLUMNS } from '../src/ingest/frame.js';
+import { MAX_JSON_DEPTH, exceedsJsonDepth } from '../src/json-depth.js';
 import { rfc3339ToUtc, tsToUtc } from '../src/ingest/timestamp.js';
 import { jsonbSafe, topLevelMembers } from '../src/ingest/json-text.js';
 import { copyEscape, encodeCopyRows } from '../src/storage/substrate-logs.js';
@@ -106,6 +107,110 @@ describe('parseFrame', () => {
     const frame = parseFrame(Buffer.from('{"msg":"a","payload":5,"ts":"2021-06-23T01:01:57Z"}'));
     assert.equal(frame.envelopeId, null);
     assert.equal(frame.row!.logs, '{"msg":"a","payload":5,"ts":"2021-06-23T01:01:57Z"}');
+  });
+});
+
+describe('parseFrame against hostile nodes', () => {
+  const TS = '2021-06-23T01:02:03Z';
+  const nest = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+  it('one oversized network_id (item 1): the identity field is ignored and named, the message is still stored', () => {
+    const huge = 'Q'.repeat(8000);
+    const frame = parseFrame(Buffer.from(JSON.stringify({ id: 1, ts: TS, payload: { msg: 'system.connected', network_id: huge, name: 'ok', chain: 'Chain' } })));
+    assert.equal(frame.drop, null);
+    assert.equal(JSON.parse(frame.row!.logs).network_id, huge, 'the message keeps what the node sent');
+    assert.deepEqual(frame.identity, { name: 'ok', chain: 'Chain' });
+    assert.deepEqual(frame.rejectedIdentity, ['peer_id']);
+  });
+
+  it('bounds every identity text at its documented limit, and the peer id of a network state too', () => {
+    const fieldOf = { peer_id: 'network_id', name: 'name', chain: 'chain', version: 'version', implementation: 'implementation', genesis_hash: 'genesis_hash' } as const;
+    const keyOf = { peer_id: 'peerId', name: 'name', chain: 'chain', version: 'version', implementation: 'implementation', genesis_hash: 'genesisHash' } as const;
+    assert.deepEqual([...IDENTITY_COLUMNS].sort(), Object.keys(fieldOf).sort());
+    for (const column of IDENTITY_COLUMNS) {
+      const limit = IDENTITY_LIMITS[column];
+      const atLimit = parseFrame(Buffer.from(JSON.stringify({ msg: 'system.connected', ts: TS, [fieldOf[column]]: 'x'.repeat(limit) })));
+      assert.equal((atLimit.identity as Record<string, unknown>)[keyOf[column]], 'x'.repeat(limit), `${column} at its limit is kept`);
+      assert.equal(atLimit.rejectedIdentity, null);
+      const over = parseFrame(Buffer.from(JSON.stringify({ msg: 'system.connected', ts: TS, [fieldOf[column]]: 'x'.repeat(limit + 1) })));
+      assert.deepEqual(over.identity, {}, `${column} one past its limit is ignored`);
+      assert.deepEqual(over.rejectedIdentity, [column]);
+      assert.notEqual(over.row, null);
+    }
+    const state = parseFrame(Buffer.from(JSON.stringify({ msg: 'system.network_state', ts: TS, state: { peerId: 'Q'.repeat(IDENTITY_LIMITS.peer_id + 1) } })));
+    assert.equal(state.identity, null);
+    assert.deepEqual(state.rejectedIdentity, ['peer_id']);
+    assert.notEqual(state.row, null);
+    // Everything oversized at once is reported field by field; U+0000 removed before measuring.
+    const all = parseFrame(Buffer.from(JSON.stringify({ msg: 'system.connected', ts: TS, network_id: 'a'.repeat(200), name: 'b'.repeat(300), chain: 'c'.repeat(200), version: 'd'.repeat(200), implementation: 'e'.repeat(200), genesis_hash: 'f'.repeat(200), authority: true })));
+    assert.deepEqual(all.identity, { authority: true });
+    assert.deepEqual(all.rejectedIdentity, ['peer_id', 'name', 'chain', 'version', 'implementation', 'genesis_hash']);
+    const nul = parseFrame(Buffer.from(JSON.stringify({ msg: 'system.connected', ts: TS, name: `${'n'.repeat(256)}\u0000` })));
+    assert.equal(nul.identity!.name, 'n'.repeat(256));
+  });
+
+  it('one frame nested 10,000 deep (item 2) is dropped as too_deep before JSON.parse; MAX_JSON_DEPTH itself is accepted', () => {
+    assert.equal(parseFrame(Buffer.from(`{"msg":"deep","ts":"${TS}","v":${nest(10_000)}}`)).drop, 'too_deep');
+    assert.equal(parseFrame(Buffer.from(`{"msg":"deep","ts":"${TS}","v":${nest(MAX_JSON_DEPTH)}}`)).drop, 'too_deep', 'the message object is one more level');
+    const deepest = parseFrame(Buffer.from(`{"msg":"deep","ts":"${TS}","v":${nest(MAX_JSON_DEPTH - 1)}}`));
+    assert.equal(deepest.drop, null);
+    assert.equal(deepest.row!.logs.length > MAX_JSON_DEPTH * 2, true);
+    // An unterminated deep text is too deep as well (it never reaches JSON.parse).
+    assert.equal(parseFrame(Buffer.from('['.repeat(100_000))).drop, 'too_deep');
+    assert.equal(parseFrame(Buffer.from(`{"msg":"brackets","ts":"${TS}","s":"${'['.repeat(5000)}"}`)).drop, null, 'brackets inside strings are text');
+  });
+
+  it('exceedsJsonDepth counts nesting outside strings only, escapes included', () => {
+    assert.equal(exceedsJsonDepth(nest(3), 3), false);
+    assert.equal(exceedsJsonDepth(nest(4), 3), true);
+    assert.equal(exceedsJsonDepth('{"a":{"b":[{}]}}', 3), true);
+    assert.equal(exceedsJsonDepth('{"a":{"b":[1]}}', 3), false);
+    assert.equal(exceedsJsonDepth('["[[[[\\\\",[]]', 2), false, 'an escaped backslash before the closing quote');
+    assert.equal(exceedsJsonDepth('["\\"[[[[",[]]', 2), false, 'an escaped quote inside the string');
+    assert.equal(exceedsJsonDepth('[[],[],[],[]]', 2), false, 'siblings do not add up');
+    assert.equal(exceedsJsonDepth('', 0), false);
+    assert.equal(exceedsJsonDepth(`"${'['.repeat(2000)}`), false, 'an unterminated string');
+    assert.equal(exceedsJsonDepth(nest(MAX_JSON_DEPTH)), false);
+    assert.equal(exceedsJsonDepth(nest(MAX_JSON_DEPTH + 1)), true);
+  });
+
+  describe('timestamps far in the future (item 6), at fixed instants', () => {
+    const NOW = Date.UTC(2021, 5, 23, 1, 0, 0); // 2021-06-23T01:00:00Z
+    const clock = { nowMs: NOW, maxFutureSkewMs: 600_000 };
+    const cases: Array<[string, string | null]> = [
+      ['2021-06-23T01:10:00Z', null], // exactly the skew ahead: accepted
+      ['2021-06-23T01:10:00.000001Z', 'ts_in_future'],
+      ['2021-06-23T01:10:00.0000009Z', null], // below a microsecond: truncated, as stored
+      ['2021-06-23T03:09:59+02:00', null], // 01:09:59 UTC
+      ['2021-06-23T03:10:01+02:00', 'ts_in_future'], // 01:10:01 UTC
+      ['2021-06-22T23:10:01-02:00', 'ts_in_future'],
+      ['9999-12-31T23:59:59Z', 'ts_in_future'],
+      ['1970-01-01T00:00:00Z', null], // the past is never refused
+    ];
+    for (const [ts, drop] of cases) {
+      it(`${ts} → ${drop ?? 'stored'}`, () => {
+        const flat = parseFrame(Buffer.from(JSON.stringify({ msg: 'block.import', ts })), clock);
+        assert.equal(flat.drop, drop);
+        assert.equal(flat.row === null, drop !== null);
+        const envelope = parseFrame(Buffer.from(JSON.stringify({ id: 1, ts, payload: { msg: 'block.import' } })), clock);
+        assert.equal(envelope.drop, drop);
+      });
+    }
+
+    it('keeps the identity of a system.connected dropped for its ts; without a clock nothing is in the future', () => {
+      const frame = parseFrame(Buffer.from(JSON.stringify({ msg: 'system.connected', network_id: 'Qm1', ts: '2999-01-01T00:00:00Z' })), clock);
+      assert.equal(frame.drop, 'ts_in_future');
+      assert.deepEqual(frame.identity, { peerId: 'Qm1' });
+      assert.equal(parseFrame(Buffer.from(JSON.stringify({ msg: 'a', ts: '2999-01-01T00:00:00Z' }))).drop, null);
+    });
+
+    it('follows the clock it is given from call to call', () => {
+      const frame = Buffer.from(JSON.stringify({ msg: 'a', ts: '2021-06-23T01:20:00Z' }));
+      assert.equal(parseFrame(frame, clock).drop, 'ts_in_future');
+      assert.equal(parseFrame(frame, { nowMs: NOW + 600_000, maxFutureSkewMs: 600_000 }).drop, null);
+      assert.equal(parseFrame(frame, clock).drop, 'ts_in_future');
+      assert.equal(parseFrame(frame, { nowMs: NOW, maxFutureSkewMs: 1_200_000 }).drop, null);
+    });
   });
 });
 

@@ -10,6 +10,18 @@ async function count(server: TestServer, sql: string, params: unknown[] = []): P
   return Number(r.rows[0].n);
 }
 
+/**
+ * The id of the connection row created after `afterId` (rows are created with a node's first stored
+ * message, so it is waited for).
+ */
+async function newRow(server: TestServer, afterId: number, where = 'true'): Promise<number> {
+  return waitFor(async () => (await server.db.query<{ id: number }>(`SELECT id FROM peer_connections WHERE id > $1 AND ${where} ORDER BY id DESC LIMIT 1`, [afterId])).rows[0]?.id, 'the new connection row');
+}
+
+async function lastRowId(server: TestServer): Promise<number> {
+  return Number((await server.db.query<{ id: number | null }>(`SELECT coalesce(max(id), 0) AS id FROM peer_connections`)).rows[0].id);
+}
+
 async function dropped(server: TestServer, reason: string): Promise<number> {
   const metric = await server.metrics.messagesDropped.get();
   return metric.values.find((v) => v.labels.reason === reason)?.value ?? 0;
@@ -26,9 +38,10 @@ for (const backend of BACKENDS) {
     it('stores the V1 fixture sent to / : one row per message, created_at from ts, identity from the network state', async () => {
       const all = v1Messages();
       assert.equal(all.length, 16);
+      const last = await lastRowId(server);
       const node = await connectNode(server.url('/'));
       await node.send(...all.map((m) => JSON.stringify(m)));
-      const [{ id }] = (await server.db.query<{ id: number }>(`SELECT id FROM peer_connections ORDER BY id DESC LIMIT 1`)).rows;
+      const id = await newRow(server, last);
       await waitFor(async () => (await count(server, 'SELECT count(*) AS n FROM substrate_logs WHERE peer_connection_id = $1', [id])) === 16, '16 rows');
       const rows = (
         await server.db.query<{ msg: string; created_at: string; audit: boolean; ts: string }>(
@@ -52,9 +65,10 @@ for (const backend of BACKENDS) {
 
     it('stores a V2 session sent to /audit unwrapped: flat JSON paths work, identity from system.connected', async () => {
       const frames = v2SessionFrames();
+      const last = await lastRowId(server);
       const node = await connectNode(server.url('/audit'));
       await node.send(...frames);
-      const id = (await server.db.query<{ id: number }>(`SELECT id FROM peer_connections WHERE audit ORDER BY id DESC LIMIT 1`)).rows[0].id;
+      const id = await newRow(server, last, 'audit');
       await waitFor(async () => (await count(server, 'SELECT count(*) AS n FROM substrate_logs WHERE peer_connection_id = $1', [id])) === frames.length, `${frames.length} rows`);
       const connected = JSON.parse(frames[0]).payload;
       const row = (await server.db.query<Record<string, unknown>>(`SELECT * FROM peer_connections WHERE id = $1`, [id])).rows[0];
@@ -113,6 +127,7 @@ for (const backend of BACKENDS) {
         array: await dropped(server, 'not_an_object'),
         utf8: await dropped(server, 'invalid_utf8'),
       };
+      const last = await lastRowId(server);
       const node = await connectNode(server.url('/'));
       const good = (n: number) => JSON.stringify({ msg: 'txpool.import', ready: n, future: 0, ts: '2021-06-23T01:02:03.5+00:00' });
       await node.send(
@@ -125,7 +140,7 @@ for (const backend of BACKENDS) {
         Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
         good(5),
       );
-      const id = (await server.db.query<{ id: number }>(`SELECT id FROM peer_connections ORDER BY id DESC LIMIT 1`)).rows[0].id;
+      const id = await newRow(server, last);
       await waitFor(async () => (await count(server, 'SELECT count(*) AS n FROM substrate_logs WHERE peer_connection_id = $1', [id])) === 2, 'the two good rows');
       const readies = (await server.db.query<{ r: string }>(`SELECT logs->>'ready' AS r FROM substrate_logs WHERE peer_connection_id = $1 ORDER BY 1`, [id])).rows.map((r) => r.r);
       assert.deepEqual(readies, ['1', '5']);
@@ -139,12 +154,13 @@ for (const backend of BACKENDS) {
     });
 
     it('stores a message containing \\u0000 with the character escaped, without failing its batch', async () => {
+      const last = await lastRowId(server);
       const node = await connectNode(server.url('/'));
       await node.send(
         '{"msg":"afg.received_commit","voter":"a\\u0000b","ts":"2021-06-23T01:02:03Z"}',
         '{"msg":"afg.received_commit","voter":"ok","ts":"2021-06-23T01:02:03Z"}',
       );
-      const id = (await server.db.query<{ id: number }>(`SELECT id FROM peer_connections ORDER BY id DESC LIMIT 1`)).rows[0].id;
+      const id = await newRow(server, last);
       await waitFor(async () => (await count(server, 'SELECT count(*) AS n FROM substrate_logs WHERE peer_connection_id = $1', [id])) === 2, 'both rows');
       const voters = (await server.db.query<{ v: string }>(`SELECT logs->>'voter' AS v FROM substrate_logs WHERE peer_connection_id = $1 ORDER BY 1`, [id])).rows.map((r) => r.v);
       assert.deepEqual(voters, ['a\\u0000b', 'ok']);
@@ -153,20 +169,22 @@ for (const backend of BACKENDS) {
 
     it('drops only the row the database rejects and stores the rest of the batch', async () => {
       const before = await dropped(server, 'rejected_by_database');
+      const last = await lastRowId(server);
       const node = await connectNode(server.url('/'));
       const frames = Array.from({ length: 9 }, (_, i) => `{"msg":"block.import","height":${i},"ts":"2021-06-23T01:02:03Z"}`);
       frames.splice(4, 0, '{"msg":"block.import","height":1e999999,"ts":"2021-06-23T01:02:03Z"}'); // numeric overflow in JSONB
       await node.send(...frames);
-      const id = (await server.db.query<{ id: number }>(`SELECT id FROM peer_connections ORDER BY id DESC LIMIT 1`)).rows[0].id;
+      const id = await newRow(server, last);
       await waitFor(async () => (await dropped(server, 'rejected_by_database')) === before + 1, 'the rejected row counted');
       await waitFor(async () => (await count(server, 'SELECT count(*) AS n FROM substrate_logs WHERE peer_connection_id = $1', [id])) === 9, 'the nine good rows');
       await node.close();
     });
 
     it('closes a connection whose frame exceeds WS_MAX_PAYLOAD with 1009, after storing what came before', async () => {
+      const last = await lastRowId(server);
       const node = await connectNode(server.url('/'));
       await node.send('{"msg":"txpool.import","ready":1,"ts":"2021-06-23T01:02:03Z"}');
-      const id = (await server.db.query<{ id: number }>(`SELECT id FROM peer_connections ORDER BY id DESC LIMIT 1`)).rows[0].id;
+      const id = await newRow(server, last);
       await node.send(JSON.stringify({ msg: 'system.network_state', ts: '2021-06-23T01:02:03Z', state: { big: 'x'.repeat(300_000) } }));
       const { code } = await node.closed;
       assert.equal(code, 1009);
@@ -191,16 +209,26 @@ for (const backend of BACKENDS) {
       }
     });
 
-    it('refuses the handshake with 503 and leaves no row when the connection cannot be recorded', async () => {
+    it('accepts a node whose connection row the database refuses, drops its messages as connection_rejected_by_database, leaves no row', async () => {
+      // The handshake writes nothing (a database outage refuses no node); the row comes with the first message.
       const before = await count(server, 'SELECT count(*) AS n FROM peer_connections');
+      const droppedBefore = await dropped(server, 'connection_rejected_by_database');
       await server.db.query(`ALTER TABLE peer_connections ADD CONSTRAINT refuse_all CHECK (ip_addr = 'nobody') NOT VALID`);
       try {
-        await assert.rejects(connectNode(server.url('/')), (error: { statusCode?: number }) => error.statusCode === 503);
+        const refused = await connectNode(server.url('/'));
+        await refused.send('{"msg":"txpool.import","ready":1,"ts":"2021-06-23T01:02:03Z"}', '{"msg":"txpool.import","ready":2,"ts":"2021-06-23T01:02:03Z"}');
+        await waitFor(async () => (await dropped(server, 'connection_rejected_by_database')) === droppedBefore + 2, 'both messages counted as dropped');
+        assert.equal(refused.ws.readyState, refused.ws.OPEN);
+        await refused.close();
       } finally {
         await server.db.query(`ALTER TABLE peer_connections DROP CONSTRAINT refuse_all`);
       }
       assert.equal(await count(server, 'SELECT count(*) AS n FROM peer_connections'), before);
+      const last = await lastRowId(server);
       const node = await connectNode(server.url('/audit/'));
+      await node.send('{"msg":"txpool.import","ready":3,"ts":"2021-06-23T01:02:03Z"}');
+      const id = await newRow(server, last);
+      await waitFor(async () => (await count(server, 'SELECT count(*) AS n FROM substrate_logs WHERE peer_connection_id = $1', [id])) === 1, 'the next node stored');
       await node.close();
     });
 

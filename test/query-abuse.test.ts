@@ -1,10 +1,12 @@
 // Query abuse: absurd limits and ranges, hostile strings, and 500 concurrent heavy queries while a node
-// streams. Every answer is a result or a clear error within the time bounds, and ingestion goes on.
+// streams; request bodies nested too deep. Every answer is a result or a clear error within the time
+// bounds, and ingestion goes on.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKENDS } from './helpers/backends.js';
 import { startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { connectNode } from './helpers/fixtures.js';
+import { MAX_JSON_DEPTH } from '../src/json-depth.js';
 
 const PEER = '12D3KooWQueryAbuse';
 const STATEMENT_TIMEOUT_MS = 2000;
@@ -84,3 +86,48 @@ describe('query abuse', () => {
     await node.close();
   });
 });
+
+// A POST body nested 10,000 deep once left the embedded database unusable (and got a 500 with a stack trace
+// in the log from PostgreSQL): every JSON body is refused past MAX_JSON_DEPTH before it reaches the database.
+for (const backend of BACKENDS) {
+  describe(`request bodies nested too deep (${backend.name})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(backend);
+    });
+    after(() => server.dispose());
+
+    const post = (path: string, body: string) => fetch(server.httpUrl(path), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const nest = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+    it(`answers a body nested 10,000 deep with a 400 naming the limit (${MAX_JSON_DEPTH}), on every POST route`, async () => {
+      for (const [path, body] of [
+        ['/benchmarks', `{"setup":{"deep":${nest(10_000)}}}`],
+        ['/benchmarks', `{"setup":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`],
+        ['/host_systems', `{"description":${nest(10_000)}}`],
+        ['/benchmarks/events', nest(10_000)],
+        ['/benchmarks', `{"setup":${'['.repeat(100_000)}`], // not even valid JSON: still refused for its depth
+      ] as const) {
+        const response = await post(path, body);
+        assert.equal(response.status, 400, path);
+        const answer = await response.json();
+        assert.equal(answer.code, 'INVALID_BODY');
+        assert.equal(answer.parameter, 'body');
+        assert.match(answer.message, new RegExp(`deeper than ${MAX_JSON_DEPTH}`));
+        assert.match(answer.expected, new RegExp(`at most ${MAX_JSON_DEPTH} deep`));
+      }
+    });
+
+    it('accepts a body right at the limit, and the database goes on answering', async () => {
+      // The body object is one level, setup another: MAX_JSON_DEPTH - 2 levels of arrays inside.
+      const response = await post('/benchmarks', `{"setup":{"deep":${nest(MAX_JSON_DEPTH - 2)}}}`);
+      assert.equal(response.status, 200, await response.clone().text());
+      const created = (await response.json()) as { id: number };
+      const stored = (await server.db.query<{ depth: number }>(`SELECT length(setup::text) AS depth FROM benchmarks WHERE id = $1`, [created.id])).rows[0];
+      assert.ok(stored.depth >= 2 * (MAX_JSON_DEPTH - 2));
+      assert.equal((await post('/benchmarks', `{"setup":{"deep":${nest(MAX_JSON_DEPTH - 1)}}}`)).status, 400);
+      assert.equal((await fetch(server.httpUrl('/ready'))).status, 200);
+      assert.equal((await post('/benchmarks', '{"setup":{"after":"deep bodies"}}')).status, 200);
+    });
+  });
+}

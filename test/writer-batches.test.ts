@@ -1,6 +1,9 @@
 // The writer's batch shape: a batch ends at DB_BATCH_SIZE messages or at MAX_BATCH_BYTES of them
-// (whichever comes first, at least one message), and nothing is lost or stored twice either way.
+// (whichever comes first, at least one message), and nothing is lost or stored twice either way; once
+// written, a message is no longer held by the writer.
 import { describe, it, before, after } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { BACKENDS } from './helpers/backends.js';
@@ -12,6 +15,10 @@ import { BatchWriter, MAX_BATCH_BYTES } from '../src/ingest/writer.js';
 import { NodeHandle } from '../src/ingest/node.js';
 
 const log = pino({ level: 'silent' });
+
+// A full garbage collection on demand, without starting node with --expose-gc.
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
 
 /** The real database, recording the rows of every batch it is asked to COPY. */
 function recording(db: Database) {
@@ -60,6 +67,24 @@ for (const backend of BACKENDS) {
       assert.ok(batches.length >= 5, `${batches.length} batches`);
       for (const b of batches) assert.ok(b.rows === 1 || b.bytes <= MAX_BATCH_BYTES, JSON.stringify(b));
       assert.ok(batches.some((b) => b.rows === 1 && b.bytes > MAX_BATCH_BYTES));
+    });
+
+    it('written messages kept in memory (item 7): once written, no message stays reachable from the writer', async () => {
+      const writer = new BatchWriter(created.db, { batchSize: 10, saveLatencyMs: 5, maxWriters: 1, bufferMaxRows: 100_000, bufferMaxBytes: 1e9 }, createMetrics(), log, () => {});
+      const id = await insertConnection(created.db, { ipAddr: 'test', audit: false, envelopeId: null });
+      // Each message gets a handle of its own, reachable only through the message while it is held.
+      const handles: Array<WeakRef<NodeHandle>> = [];
+      const enqueueWithOwnHandle = (i: number) => {
+        const node = new NodeHandle('test', false, null, id);
+        handles.push(new WeakRef(node));
+        writer.enqueue(node, { createdAt: '2021-06-23 01:02:03.000000', logs: `{"msg":"release","n":${i}}`, msg: 'release' });
+      };
+      for (let i = 0; i < 100; i++) enqueueWithOwnHandle(i);
+      await writer.drain(30_000);
+      assert.equal(writer.stored, 100);
+      await new Promise((resolve) => setImmediate(resolve)); // WeakRefs hold their target until the end of the job
+      collectGarbage();
+      assert.equal(handles.filter((h) => h.deref() !== undefined).length, 0, 'messages still referenced after being written');
     });
   });
 }

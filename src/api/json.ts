@@ -2,6 +2,7 @@
 // spliced into the response unchanged: parsing them in JavaScript would round integers above 2^53 and
 // cost time for nothing.
 import { ApiError } from './errors.js';
+import { MAX_JSON_DEPTH, exceedsJsonDepth } from '../json-depth.js';
 
 /** JSON text to be written as it is. */
 export class RawJson {
@@ -65,9 +66,15 @@ export function rawBodyOf(request: object): string | undefined {
 
 /**
  * The API's JSON body parser: keeps the received text (so documents stored as JSONB keep integers above
- * 2^53 exact), and answers malformed JSON with a 400 naming the body.
+ * 2^53 exact), and answers malformed JSON, or JSON nested deeper than MAX_JSON_DEPTH (which the databases
+ * cannot take), with a 400 naming the body.
  */
 export function jsonBodyParser(request: object, body: string, done: (error: Error | null, value?: unknown) => void): void {
+  if (exceedsJsonDepth(body)) {
+    const expected = `a JSON document nested at most ${MAX_JSON_DEPTH} deep`;
+    done(new ApiError('INVALID_BODY', `the body is nested deeper than ${MAX_JSON_DEPTH} arrays/objects`, { parameter: 'body', in: 'body', expected }));
+    return;
+  }
   let value: unknown;
   try {
     value = JSON.parse(body);

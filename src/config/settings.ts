@@ -28,6 +28,7 @@ export interface Settings {
   bufferMaxRows: number;
   bufferMaxBytes: number;
   maxNodesPerConnection: number;
+  maxFutureSkewS: number;
   livenessIntervalS: number;
   statementTimeoutMs: number;
   handshakeTimeoutS: number;
@@ -232,6 +233,7 @@ export const SETTINGS = [
   spec({ key: 'bufferMaxRows', env: 'BUFFER_MAX_ROWS', defaultText: '100_000', description: 'Messages held in memory before ingestion sockets stop being read (backpressure)', parse: integer('BUFFER_MAX_ROWS', 1), fallback: () => 100_000 }),
   spec({ key: 'bufferMaxBytes', env: 'BUFFER_MAX_BYTES', defaultText: '67_108_864', description: 'Bytes of messages held in memory before ingestion sockets stop being read (backpressure)', parse: integer('BUFFER_MAX_BYTES', 1024), fallback: () => 64 * 1024 * 1024 }),
   spec({ key: 'maxNodesPerConnection', env: 'MAX_NODES_PER_CONNECTION', defaultText: '20', description: 'Distinct envelope ids (nodes) accepted on one websocket; messages of further ids are dropped and counted', parse: integer('MAX_NODES_PER_CONNECTION', 1, 10_000), fallback: () => 20 }),
+  spec({ key: 'maxFutureSkewS', env: 'MAX_FUTURE_SKEW_S', defaultText: '600', description: 'A message whose `ts` is more than this many seconds ahead of the server\'s clock is dropped and counted (`ts_in_future`): it would top every "newest first" answer and escape the purge', parse: integer('MAX_FUTURE_SKEW_S', 1, 315_360_000), fallback: () => 600 }),
   spec({ key: 'livenessIntervalS', env: 'LIVENESS_INTERVAL_S', defaultText: '15', description: 'Seconds between updates of `peer_connections.last_seen` for open connections (at most 20: `/nodes` counts a connection as connected while refreshed within 60 s)', parse: integer('LIVENESS_INTERVAL_S', 1, 20), fallback: () => 15 }),
   spec({ key: 'statementTimeoutMs', env: 'STATEMENT_TIMEOUT_MS', defaultText: '30_000', description: 'Statement timeout of query routes', parse: integer('STATEMENT_TIMEOUT_MS', 1), fallback: () => 30_000 }),
   spec({ key: 'apiMaxResponseBytes', env: 'API_MAX_RESPONSE_BYTES', defaultText: '8_388_608', description: 'Largest JSON answer of a list route (`/nodes`, `/nodes/logs`, `/benchmarks`, benchmark events and targets), in bytes: rows stop being added once it is reached (at least one row is always sent) and the answer carries `X-Next-Cursor` and a `Link: rel="next"` to the rest', parse: integer('API_MAX_RESPONSE_BYTES', 65_536), fallback: () => 8 * 1024 * 1024 }),

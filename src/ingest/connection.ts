@@ -2,7 +2,7 @@
 // that share the socket apart (one per V2 envelope id) and remembers when anything last arrived.
 import type { WebSocket } from 'ws';
 import type { Metrics } from '../metrics/catalogue.js';
-import type { DropRecorder } from './drops.js';
+import type { DropRecorder, IdentityRejectionRecorder } from './drops.js';
 import { parseFrame } from './frame.js';
 import { NodeHandle } from './node.js';
 import type { BatchWriter } from './writer.js';
@@ -12,15 +12,18 @@ export interface ConnectionDeps {
   writer: BatchWriter;
   metrics: Metrics;
   recordDrop: DropRecorder;
+  recordIdentityRejected: IdentityRejectionRecorder;
   maxNodesPerConnection: number;
   /** Told when a node's identity changes (it logs the node once identified). */
   connectionLog?: ConnectionLog;
+  /** MAX_FUTURE_SKEW_S in ms. */
+  maxFutureSkewMs: number;
 }
 
 const V1_KEY = '';
 
 export class IngestConnection {
-  /** Nodes on this socket by envelope id ('' for flat V1 messages); the first one uses the handshake's row. */
+  /** Nodes on this socket by envelope id ('' for flat V1 messages); the first one is the primary handle. */
   private readonly nodes = new Map<string, NodeHandle>();
   lastFrameAt = Date.now();
 
@@ -36,8 +39,8 @@ export class IngestConnection {
     this.lastFrameAt = receivedAt;
     const { metrics, recordDrop, writer } = this.deps;
     metrics.bytesReceived.inc(data.length);
-    const frame = parseFrame(data);
-    if (frame.drop === 'invalid_utf8' || frame.drop === 'invalid_json' || frame.drop === 'not_an_object') {
+    const frame = parseFrame(data, { nowMs: this.lastFrameAt, maxFutureSkewMs: this.deps.maxFutureSkewMs });
+    if (frame.drop === 'invalid_utf8' || frame.drop === 'invalid_json' || frame.drop === 'too_deep' || frame.drop === 'not_an_object') {
       recordDrop(frame.drop, 1, { endpoint: this.endpoint, ip: this.primary.ipAddr, bytes: data.length });
       return;
     }
@@ -51,6 +54,7 @@ export class IngestConnection {
       recordDrop('too_many_nodes', 1, { ip: this.primary.ipAddr, envelopeId: frame.envelopeId });
       return;
     }
+    if (frame.rejectedIdentity !== null) this.deps.recordIdentityRejected(frame.rejectedIdentity, { ip: this.primary.ipAddr, envelopeId: frame.envelopeId });
     if (frame.identity !== null && node.learn(frame.identity)) {
       writer.nodeChanged(node);
       this.deps.connectionLog?.identified(this, node);
@@ -87,7 +91,8 @@ export class IngestConnection {
 
   /** peer_connections ids of the nodes on this socket that have a row. */
   rowIds(): number[] {
-    const ids = [this.primary.rowId as number];
+    const ids: number[] = [];
+    if (this.primary.rowId !== null) ids.push(this.primary.rowId);
     for (const node of this.nodes.values()) if (node !== this.primary && node.rowId !== null) ids.push(node.rowId);
     return ids;
   }

@@ -1,5 +1,5 @@
-// One node as the server sees it: a peer_connections row (created at the handshake, or later for a
-// further envelope id on the same socket) and the identity the node announced.
+// One node as the server sees it: a peer_connections row (created by the writer with the node's first
+// stored message, so a connection that never sends one leaves no row) and the identity it announced.
 import type { Identity } from './frame.js';
 
 export class NodeHandle {
@@ -9,6 +9,10 @@ export class NodeHandle {
   /** Something (identity, envelope id, disconnection) must still be written to the row. */
   needsUpdate = false;
   closed = false;
+  /** The database refused to create the row for its data: the node's messages are dropped. */
+  rowRejected = false;
+  /** A refused write of this node's row was logged (once per node). */
+  rejectionLogged = false;
   private creating: Promise<number> | null = null;
 
   constructor(
@@ -20,13 +24,16 @@ export class NodeHandle {
     this.rowId = rowId;
   }
 
-  /** The row id, creating the row once even when several batches ask at the same time. */
+  /**
+   * The row id, creating the row once even when several batches ask at the same time. `create` writes
+   * the node's state as it is when called, and clears needsUpdate: what changes during the insert sets
+   * it again.
+   */
   async ensureRow(create: () => Promise<number>): Promise<number> {
     if (this.rowId !== null) return this.rowId;
     this.creating ??= create().then(
       (id) => {
         this.rowId = id;
-        this.needsUpdate = true;
         return id;
       },
       (error: unknown) => {

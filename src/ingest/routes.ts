@@ -1,12 +1,13 @@
-// The ingestion endpoints `/` (expiring) and `/audit` (kept forever): the handshake records a
-// peer_connections row (or is refused with 503), then every message goes to an IngestConnection.
+// The ingestion endpoints `/` (expiring) and `/audit` (kept forever): the handshake admits the node
+// (access rules, limits), then every message goes to an IngestConnection. The handshake writes nothing:
+// a node's peer_connections row is created with its first stored message (see BatchWriter.writeNodes).
 // Also owns what spans all sockets: heartbeats, backpressure (pause/resume reading) and last_seen.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Database } from '../storage/database.js';
-import { insertConnection, touchConnections } from '../storage/peer-connections.js';
+import { touchConnections } from '../storage/peer-connections.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { IngestConnection } from './connection.js';
@@ -14,7 +15,7 @@ import { NodeHandle } from './node.js';
 import { IngestGuard } from '../access/ingest-guard.js';
 import { sendRefusal } from '../access/refusal.js';
 import type { BatchWriter } from './writer.js';
-import type { DropRecorder } from './drops.js';
+import type { DropRecorder, IdentityRejectionRecorder } from './drops.js';
 import { ConnectionLog } from './connection-log.js';
 
 /** Close codes the server sends on ingestion sockets (1009 "too big" is sent by ws itself). */
@@ -24,7 +25,6 @@ const CLOSE_GRACE_MS = 500;
 
 declare module 'fastify' {
   interface FastifyRequest {
-    ingestRowId?: number;
     ingestIp?: string;
   }
 }
@@ -36,6 +36,7 @@ export interface IngestDeps {
   metrics: Metrics;
   log: Logger;
   recordDrop: DropRecorder;
+  recordIdentityRejected: IdentityRejectionRecorder;
 }
 
 export interface IngestRouteOptions {
@@ -85,7 +86,7 @@ export class IngestEndpoints {
         url,
         preValidation: async (request, reply) => {
           if (!request.ws) return;
-          await this.recordHandshake(request, reply, audit);
+          await this.recordHandshake(request, reply);
         },
         handler: (request, reply) => {
           if (url === '/' && options.httpRoot) return options.httpRoot(request, reply);
@@ -100,8 +101,8 @@ export class IngestEndpoints {
     this.liveness.unref();
   }
 
-  private async recordHandshake(request: FastifyRequest, reply: FastifyReply, audit: boolean): Promise<unknown> {
-    const { metrics, db, settings, log } = this.deps;
+  private async recordHandshake(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const { metrics, settings, log } = this.deps;
     if (!this.accepting) {
       metrics.handshakesRefused.inc({ reason: 'shutting_down' });
       return reply.code(503).send({ error: 'Service Unavailable', code: 'SHUTTING_DOWN', message: 'the server is shutting down; reconnect shortly' });
@@ -119,27 +120,22 @@ export class IngestEndpoints {
     const { ip, ipAddr } = admission;
     // Admitted: the slot is held until this TCP connection ends, whether or not the upgrade completes.
     request.raw.socket.once('close', () => this.guard.release(ip));
-    try {
-      request.ingestRowId = await insertConnection(db, { ipAddr, audit, envelopeId: null });
-      request.ingestIp = ipAddr;
-    } catch (error) {
-      metrics.handshakesRefused.inc({ reason: 'database' });
-      log.warn({ err: error, ip: ipAddr }, 'could not record a node connection; handshake refused');
-      return reply.code(503).send({ error: 'Service Unavailable', code: 'HANDSHAKE_REFUSED', message: 'the connection could not be recorded in the database; try again' });
-    }
+    // Nothing is written here, so a database outage refuses no node: its messages wait in the writer's
+    // buffer like everyone's (backpressure bounds it), and 2,000 bare handshakes leave no rows behind.
+    request.ingestIp = ipAddr;
   }
 
   private accept(socket: WebSocket, request: FastifyRequest, endpoint: string, audit: boolean): void {
-    const { writer, metrics, recordDrop, settings, log } = this.deps;
-    const node = new NodeHandle(request.ingestIp as string, audit, null, request.ingestRowId as number);
-    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, maxNodesPerConnection: settings.maxNodesPerConnection, connectionLog: this.connectionLog });
+    const { writer, metrics, recordDrop, recordIdentityRejected, settings, log } = this.deps;
+    const node = new NodeHandle(request.ingestIp as string, audit, null, null);
+    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, recordIdentityRejected, maxNodesPerConnection: settings.maxNodesPerConnection, maxFutureSkewMs: settings.maxFutureSkewS * 1000, connectionLog: this.connectionLog });
     this.connections.add(connection);
     this.connectionLog.opened(connection, node.ipAddr);
     metrics.nodesConnected.inc();
     metrics.currentConnections.inc();
     metrics.connectionsOpen.inc({ endpoint });
     if (writer.isPaused) socket.pause();
-    log.debug({ ip: node.ipAddr, endpoint, row: node.rowId }, 'node socket opened');
+    log.debug({ ip: node.ipAddr, endpoint }, 'node socket opened');
 
     socket.on('message', (data: Buffer) => connection.handleMessage(data));
     socket.on('ping', () => connection.touch());

@@ -2,6 +2,8 @@
 // DB_BATCH_SIZE rows, at the latest DB_SAVE_LATENCY_MS after the oldest arrived, one COPY per batch.
 // Nothing it accepted is lost silently: a failing batch is retried with back-off; a batch the database
 // rejects for its data is split until the offending rows are found, and only those are dropped (counted).
+// Each node's peer_connections row is created here, with its first message; what the database refuses
+// there is given up for that node alone. Written messages are released at once.
 // Memory is bounded: past BUFFER_MAX_ROWS/BUFFER_MAX_BYTES it emits 'pause' so sockets stop being read.
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,7 +51,8 @@ const MAX_BACKOFF_MS = 5_000;
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 export class BatchWriter extends EventEmitter {
-  private queue: PendingRow[] = [];
+  /** Waiting messages from queueHead on; slots before it are taken (null). */
+  private queue: Array<PendingRow | null> = [];
   private queueHead = 0;
   private heldRows = 0;
   private heldBytes = 0;
@@ -135,19 +138,23 @@ export class BatchWriter extends EventEmitter {
     let count = 0;
     let bytes = 0;
     while (count < limit) {
-      const size = this.queue[this.queueHead + count].logs.length;
+      const size = (this.queue[this.queueHead + count] as PendingRow).logs.length;
       if (count > 0 && bytes + size > MAX_BATCH_BYTES) break;
       bytes += size;
       count++;
     }
     this.queuedBytes -= bytes;
     const batch = this.queue.slice(this.queueHead, this.queueHead + count);
+    // The slots taken are emptied at once: the batch alone holds its rows, and they are freed when it is
+    // written. (Leaving them until the compaction below kept up to 4,096 written messages alive: 2 GB
+    // with 500 KB network states.)
+    this.queue.fill(null, this.queueHead, this.queueHead + count);
     this.queueHead += count;
     if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
     }
-    return batch;
+    return batch as PendingRow[];
   }
 
   private startBatch(): void {
@@ -181,10 +188,14 @@ export class BatchWriter extends EventEmitter {
     // the database rejects for its data is split (the halves get new ids: the rejected write left nothing).
     const chunks: Chunk[] = rows.length > 0 ? [{ id: randomUUID(), rows }] : [];
     let outcomeUnknown = false;
-    for (const row of rows) nodes.add(row.node);
+    // Nodes whose messages are in this batch: their rows must exist before the COPY.
+    const writers = new Set<NodeHandle>();
+    for (const row of rows) writers.add(row.node);
+    for (const node of writers) nodes.add(node);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.writeNodes(nodes);
+        await this.writeNodes(nodes, writers);
+        this.dropRowsWithoutConnection(chunks, writers);
         if (outcomeUnknown && chunks.length > 0 && (await batchCommitted(this.db, chunks[0].id))) {
           this.chunkStored(chunks.shift() as Chunk, null);
         }
@@ -236,6 +247,24 @@ export class BatchWriter extends EventEmitter {
     }
   }
 
+  /**
+   * Takes out of the chunks (not yet written: no row id was known before) the messages of nodes the
+   * database refused a peer_connections row, counting them as dropped.
+   */
+  private dropRowsWithoutConnection(chunks: Chunk[], writers: Set<NodeHandle>): void {
+    let refused = false;
+    for (const node of writers) if (node.rowRejected) refused = true;
+    if (!refused) return;
+    for (let i = 0; i < chunks.length; i++) {
+      const kept = chunks[i].rows.filter((r) => !r.node.rowRejected);
+      const lost = chunks[i].rows.length - kept.length;
+      if (lost === 0) continue;
+      this.onDrop('connection_rejected_by_database', lost, { ip: chunks[i].rows.find((r) => r.node.rowRejected)?.node.ipAddr });
+      chunks[i] = { id: chunks[i].id, rows: kept };
+    }
+    for (let i = chunks.length - 1; i >= 0; i--) if (chunks[i].rows.length === 0) chunks.splice(i, 1);
+  }
+
   private chunkStored(chunk: Chunk, started: bigint | null): void {
     this.stored += chunk.rows.length;
     this.metrics.messagesStored.inc(chunk.rows.length);
@@ -243,25 +272,97 @@ export class BatchWriter extends EventEmitter {
     if (started !== null) this.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
-  /** Creates the rows of nodes that have none yet and writes what changed about them. */
-  private async writeNodes(nodes: Set<NodeHandle>): Promise<void> {
+  /**
+   * Creates the rows of `writers` (nodes with messages in the batch) that have none yet, and writes what
+   * changed about every node of `nodes` that has a row. A node that never had a message written gets no
+   * row: a bare handshake leaves nothing behind. What the database refuses for its data is given up for
+   * that node alone (counted in tetcore_connection_writes_rejected_total): it must never hold up other
+   * nodes' batches. An unavailable database throws, and the batch is retried.
+   */
+  private async writeNodes(nodes: Set<NodeHandle>, writers: Set<NodeHandle>): Promise<void> {
     for (const node of nodes) {
-      if (node.rowId !== null && !node.needsUpdate) {
-        nodes.delete(node); // nothing to write: skip the await (a batch names up to a thousand nodes)
+      if ((node.rowId !== null && !node.needsUpdate) || node.rowRejected || (node.rowId === null && !writers.has(node))) {
+        // Nothing to write (skip the await: a batch names up to a thousand nodes), no row possible, or no
+        // row yet and no message to give it one: its identity waits in the handle for its first message.
+        nodes.delete(node);
         continue;
       }
-      const rowId = await node.ensureRow(() => insertConnection(this.db, { ipAddr: node.ipAddr, audit: node.audit, envelopeId: node.envelopeId }));
-      if (node.needsUpdate) {
-        node.needsUpdate = false;
-        try {
-          await updateConnection(this.db, { id: rowId, identity: { ...node.identity }, envelopeId: node.envelopeId, disconnected: node.closed });
-        } catch (error) {
-          node.needsUpdate = true;
-          throw error;
+      let rowId: number;
+      try {
+        rowId = await node.ensureRow(() => this.createRow(node));
+      } catch (error) {
+        if (!isDataError(error)) throw error;
+        if (!node.rowRejected) {
+          node.rowRejected = true;
+          this.connectionWriteRejected(node, 'row', error);
         }
+        nodes.delete(node);
+        continue;
       }
+      if (node.needsUpdate) await this.updateRow(node, rowId);
       nodes.delete(node);
     }
+  }
+
+  /**
+   * Inserts the node's row with all that is known of it (one statement for a new node). If the database
+   * refuses its identity, the row is created without it; if it refuses even that, the error is thrown.
+   */
+  private async createRow(node: NodeHandle): Promise<number> {
+    const identity = { ...node.identity };
+    const row = { ipAddr: node.ipAddr, audit: node.audit, envelopeId: node.envelopeId, disconnected: node.closed };
+    node.needsUpdate = false; // written below; a change from now on sets it again
+    try {
+      return await insertConnection(this.db, { ...row, identity });
+    } catch (error) {
+      if (!isDataError(error) || Object.keys(identity).length === 0) {
+        node.needsUpdate = true;
+        throw error;
+      }
+      this.connectionWriteRejected(node, 'identity', error);
+    }
+    node.identity = {};
+    return insertConnection(this.db, row);
+  }
+
+  /** Writes the node's identity, envelope id and liveness to its row; see writeNodes for failures. */
+  private async updateRow(node: NodeHandle, rowId: number): Promise<void> {
+    node.needsUpdate = false;
+    const identity = { ...node.identity };
+    try {
+      await updateConnection(this.db, { id: rowId, identity, envelopeId: node.envelopeId, disconnected: node.closed });
+      return;
+    } catch (error) {
+      if (!isDataError(error)) {
+        node.needsUpdate = true;
+        throw error;
+      }
+      this.connectionWriteRejected(node, 'identity', error);
+    }
+    // The identity is the likely culprit: forget it (the node may announce a storable one later) and keep
+    // what can be kept: the disconnection and last_seen.
+    node.identity = {};
+    if (Object.keys(identity).length === 0) return;
+    try {
+      await updateConnection(this.db, { id: rowId, identity: {}, envelopeId: node.envelopeId, disconnected: node.closed });
+    } catch (error) {
+      if (!isDataError(error)) {
+        node.needsUpdate = true;
+        throw error;
+      }
+    }
+  }
+
+  /** `row`: no row could be created (the node's messages are dropped); `identity`: a write of its row was given up. */
+  private connectionWriteRejected(node: NodeHandle, kind: 'row' | 'identity', error: unknown): void {
+    this.metrics.connectionWritesRejected.inc({ kind });
+    // One line per node: a node whose every update is refused must not flood the log.
+    if (node.rejectionLogged) return;
+    node.rejectionLogged = true;
+    this.log.warn(
+      { kind, ip: node.ipAddr, envelopeId: node.envelopeId, row: node.rowId, error: (error as Error).message },
+      kind === 'row' ? 'the database refused a node connection row: its messages are dropped' : "the database refused a write of a node connection's row: given up, its messages are still stored",
+    );
   }
 
   private updateBackpressure(): void {

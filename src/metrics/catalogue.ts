@@ -3,7 +3,7 @@
 // Values that belong to the host or the database pool are read when scraped (cheap reads, no snapshot).
 import os from 'node:os';
 import client from 'prom-client';
-import { DROP_REASONS } from '../ingest/frame.js';
+import { DROP_REASONS, IDENTITY_COLUMNS } from '../ingest/frame.js';
 import type { Database } from '../storage/database.js';
 import { readHostMemory, readHostNetwork, type HostMemory, type HostNetwork } from './host.js';
 
@@ -89,6 +89,8 @@ export function createMetrics() {
     handshakesRefused: counter('tetcore_ingest_handshakes_refused_total', 'Ingestion handshakes refused, by reason', ['reason']),
     messagesStored: counter('tetcore_messages_stored_total', 'Messages written to substrate_logs'),
     messagesDropped: counter('tetcore_messages_dropped_total', 'Messages received but not stored, by reason', ['reason']),
+    identityFieldsRejected: counter('tetcore_identity_fields_rejected_total', 'Identity fields (peer_connections columns) ignored for being longer than a real node sends; their messages are stored', ['field']),
+    connectionWritesRejected: counter('tetcore_connection_writes_rejected_total', 'peer_connections writes the database refused for their data, given up, by kind (row: none could be created, the node\'s messages are dropped; identity: its identity or liveness was not written, its messages are still stored)', ['kind']),
     bufferRows: gauge('tetcore_buffer_rows', 'Messages waiting in memory to be written'),
     bufferBytes: gauge('tetcore_buffer_bytes', 'Bytes of messages waiting in memory to be written'),
     ingestPaused: gauge('tetcore_ingest_paused', '1 while ingestion sockets are not read because the database is behind'),
@@ -134,6 +136,8 @@ export function createMetrics() {
     sources,
   };
   for (const reason of DROP_REASONS) metrics.messagesDropped.inc({ reason }, 0);
+  for (const field of IDENTITY_COLUMNS) metrics.identityFieldsRejected.inc({ field }, 0);
+  for (const kind of ['row', 'identity']) metrics.connectionWritesRejected.inc({ kind }, 0);
   for (const reason of FEED_REFUSALS) metrics.feedSubscriptionsRefused.inc({ reason }, 0);
   for (const kind of ['error', 'abandoned']) metrics.feedRefreshFailures.inc({ kind }, 0);
   metrics.feedHandshakesRefused.inc({ reason: 'ORIGIN_FORBIDDEN' }, 0);

@@ -1,5 +1,5 @@
 // All SQL of `peer_connections`: one row per node connection (per envelope id on a socket). Written by
-// ingestion (handshake, identity, liveness, disconnection), read by the query API (the node list).
+// ingestion (first message, identity, liveness, disconnection), read by the query API (the node list).
 import type { Queryable } from './database.js';
 import { readPage, type Page } from './query-runner.js';
 import type { Identity } from '../ingest/frame.js';
@@ -8,14 +8,35 @@ export interface NewConnection {
   ipAddr: string;
   audit: boolean;
   envelopeId: string | null;
+  /** What the node told about itself so far (none when omitted). */
+  identity?: Identity;
+  /** The connection has already ended. */
+  disconnected?: boolean;
 }
 
 const NOW_UTC = `(now() AT TIME ZONE 'utc')`;
 
+/** Creates a connection's row, with whatever is known of the node already (one statement). */
 export async function insertConnection(db: Queryable, connection: NewConnection): Promise<number> {
+  const i = connection.identity ?? {};
   const result = await db.query<{ id: number }>(
-    `INSERT INTO peer_connections (ip_addr, audit, envelope_id, last_seen) VALUES ($1, $2, $3, ${NOW_UTC}) RETURNING id`,
-    [connection.ipAddr, connection.audit, connection.envelopeId],
+    `INSERT INTO peer_connections (ip_addr, audit, envelope_id, peer_id, name, chain, version, authority, startup_time, implementation, genesis_hash, last_seen, disconnected_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10, $11, ${NOW_UTC}, CASE WHEN $12 THEN ${NOW_UTC} END)
+     RETURNING id`,
+    [
+      connection.ipAddr,
+      connection.audit,
+      connection.envelopeId,
+      i.peerId ?? null,
+      i.name ?? null,
+      i.chain ?? null,
+      i.version ?? null,
+      i.authority ?? null,
+      i.startupTime ?? null,
+      i.implementation ?? null,
+      i.genesisHash ?? null,
+      connection.disconnected ?? false,
+    ],
   );
   return result.rows[0].id;
 }

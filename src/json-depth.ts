@@ -1,0 +1,53 @@
+// The one nesting limit of JSON the server accepts (node messages and request bodies), and the scanner
+// that enforces it before a document is parsed or reaches the database.
+
+/**
+ * Deepest nesting of arrays and objects accepted in any JSON document. Real telemetry nests fewer than
+ * 10 levels (the network state is the deepest). The embedded database (PGlite, with WASM's small stack)
+ * breaks on a 20 KB document nested 10,000 deep: the COPY of a node message crashed the whole process,
+ * a POST body left it answering "bad buffer ID" to everything. PostgreSQL stores that depth, and stops
+ * further out with "stack depth limit exceeded". 512 leaves a wide margin on both sides.
+ */
+export const MAX_JSON_DEPTH = 512;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * True when `text` opens more than `maxDepth` arrays/objects inside one another (brackets inside strings
+ * do not count). Works on any text, valid JSON or not, and stops at the first level too deep. A text no
+ * longer than `maxDepth` cannot hold that many brackets and is not scanned at all.
+ */
+export function exceedsJsonDepth(text: string, maxDepth: number = MAX_JSON_DEPTH): boolean {
+  if (text.length <= maxDepth) return false;
+  let depth = 0;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = closingQuote(text, i);
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** Index of the quote closing the string opened at `open` (or the end of the text if none does). */
+function closingQuote(text: string, open: number): number {
+  let from = open + 1;
+  for (;;) {
+    const q = text.indexOf('"', from);
+    if (q < 0) return text.length;
+    let backslashes = 0;
+    for (let j = q - 1; text.charCodeAt(j) === BACKSLASH; j--) backslashes++;
+    if (backslashes % 2 === 0) return q;
+    from = q + 1;
+  }
+}
