@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { BACKENDS } from './helpers/backends.js';
 import { startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { startNginx, type Nginx } from './helpers/nginx.js';
-import { accepted, counterValue, handshake, refusal } from './helpers/handshake.js';
+import { accepted, counterValue, handshake, refusal, sendOne } from './helpers/handshake.js';
 import { OriginPolicy, parseOrigin } from '../src/access/origin.js';
 
 const ALLOWED = 'https://dashboards.example.com';
@@ -61,7 +61,7 @@ for (const backend of BACKENDS) {
     /** Accepted; on ingestion, one message is sent (a connection's row is written with its first message). */
     const streamOne = async (result: Awaited<ReturnType<typeof handshake>>, path: string) => {
       const socket = accepted(result);
-      if (path !== '/feed') await new Promise<void>((resolve, reject) => socket.ws.send('{"msg":"origin.test","ts":"2021-06-23T01:02:03Z"}', (e) => (e ? reject(e) : resolve())));
+      if (path !== '/feed') await sendOne(socket);
       await socket.close();
     };
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { BACKENDS } from './helpers/backends.js';
 import { startTestServer, waitFor, type TestServer } from './helpers/server.js';
 import { startNginx, type Nginx } from './helpers/nginx.js';
-import { accepted, counterValue, handshake, refusal } from './helpers/handshake.js';
+import { accepted, counterValue, handshake, refusal, sendOne } from './helpers/handshake.js';
 
 const CLIENT = '127.0.0.5';
 const OTHER_CLIENT = '127.0.0.6';
@@ -51,7 +51,9 @@ for (const backend of BACKENDS) {
         const open = results.filter((r) => r.open);
         assert.equal(open.length, 2);
         for (const r of results.slice(2)) assert.deepEqual(refusal(r), { status: 429, code: 'TOO_MANY_CONNECTIONS_FROM_ADDRESS' });
+        for (const r of open) await sendOne(accepted(r));
         // The address nginx saw, not the invented ones and not nginx's own.
+        await waitFor(async () => (await storedAddresses(server)).length >= 2, 'the two connections stored');
         assert.deepEqual(await storedAddresses(server), [CLIENT, CLIENT]);
         for (const r of open) await accepted(r).close();
       });
@@ -71,7 +73,9 @@ for (const backend of BACKENDS) {
 
       it('#3 the client is the address the farther proxy saw, whatever the client wrote before it', async () => {
         const node = accepted(await handshake(`ws://127.0.0.1:${chain.front.port}/`, { localAddress: CLIENT, headers: { 'x-forwarded-for': '10.9.9.9' } }));
+        await sendOne(node);
         await node.close();
+        await waitFor(async () => (await storedAddresses(server)).length >= 1, 'the connection stored');
         const forged = await handshake(`ws://127.0.0.1:${chain.front.port}/`, { localAddress: OTHER_CLIENT, headers: { 'x-forwarded-for': CLIENT } });
         assert.deepEqual(refusal(forged), { status: 403, code: 'INGEST_FORBIDDEN' });
         assert.deepEqual(await storedAddresses(server), [CLIENT]);
@@ -92,7 +96,9 @@ for (const backend of BACKENDS) {
 
       it('#3 walks from the right past the listed proxies to the client', async () => {
         const node = accepted(await handshake(`ws://127.0.0.1:${chain.front.port}/`, { localAddress: CLIENT, headers: { 'x-forwarded-for': '10.9.9.9' } }));
+        await sendOne(node);
         await node.close();
+        await waitFor(async () => (await storedAddresses(server)).length >= 1, 'the connection stored');
         const forged = await handshake(`ws://127.0.0.1:${chain.front.port}/`, { localAddress: OTHER_CLIENT, headers: { 'x-forwarded-for': CLIENT } });
         assert.deepEqual(refusal(forged), { status: 403, code: 'INGEST_FORBIDDEN' });
         assert.deepEqual(await storedAddresses(server), [CLIENT]);
@@ -101,7 +107,9 @@ for (const backend of BACKENDS) {
       it('#3 a peer that is not a listed proxy is judged by its socket address', async () => {
         const before = (await storedAddresses(server)).length;
         const direct = accepted(await handshake(server.url('/'), { localAddress: CLIENT, headers: { 'x-forwarded-for': '10.9.9.9' } }));
+        await sendOne(direct);
         await direct.close();
+        await waitFor(async () => (await storedAddresses(server)).length > before, 'the connection stored');
         const forged = await handshake(server.url('/'), { localAddress: OTHER_CLIENT, headers: { 'x-forwarded-for': CLIENT } });
         assert.deepEqual(refusal(forged), { status: 403, code: 'INGEST_FORBIDDEN' });
         const stored = (await storedAddresses(server)).slice(before);

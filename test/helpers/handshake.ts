@@ -59,3 +59,8 @@ export async function counterValue(metricsUrl: string, name: string, label: stri
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${label}="${value}"}`));
   return line === undefined ? 0 : Number(line.split(' ').pop());
 }
+
+/** Sends one valid message on an accepted ingestion socket: its connection row is written with its first message. */
+export async function sendOne(socket: { ws: WebSocket }): Promise<void> {
+  await new Promise<void>((resolve, reject) => socket.ws.send('{"msg":"handshake.test","ts":"2021-06-23T01:02:03Z"}', (e) => (e ? reject(e) : resolve())));
+}
