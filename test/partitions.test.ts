@@ -11,7 +11,7 @@ import { migrate } from '../src/storage/migrate.js';
 import type { Database } from '../src/storage/database.js';
 import { createMetrics } from '../src/metrics/catalogue.js';
 import { Purger } from '../src/purge/purger.js';
-import { listPartitions, partitionName, plannedRanges, utcText, type Range } from '../src/storage/partitions.js';
+import { expiredPartitions, gapBelow, listPartitions, partitionName, plannedRanges, utcText, type Partition, type Range } from '../src/storage/partitions.js';
 import { copyLogs } from '../src/storage/substrate-logs.js';
 import { parseSettings } from '../src/config/settings.js';
 import { startTestServer, waitFor } from './helpers/server.js';
@@ -86,6 +86,38 @@ describe('partition plan', () => {
     const ranges = plannedRanges(existing, at('2024-03-10T05:00:00Z'), DAY, DAY);
     assert.deepEqual(show(ranges), ['2024-03-10 09:00:00 .. 2024-03-11 00:00:00', '2024-03-11 00:00:00 .. 2024-03-12 00:00:00']);
     assert.deepEqual(ranges.map(partitionName), ['substrate_logs_p20240310_09', 'substrate_logs_p20240311']);
+  });
+});
+
+describe('purge plan', () => {
+  const hourly = (from: string, hours: number): Partition[] => [
+    { name: 'substrate_logs_before_x', fromMs: -Infinity, toMs: at(from), detachPending: false },
+    ...Array.from({ length: hours }, (_, i) => ({ name: `p${i}`, fromMs: at(from) + i * HOUR, toMs: at(from) + (i + 1) * HOUR, detachPending: false })),
+  ];
+  const partitions = hourly('2024-03-10T00:00:00Z', 9);
+
+  for (const limit of ['2024-03-10T02:00:00.000Z', '2024-03-10T02:59:59.999Z']) {
+    it(`messages dated before ${limit} expired: the cutoff is the boundary at or below it, the partitions below go, oldest first`, () => {
+      const expired = expiredPartitions(partitions, at(limit), false);
+      assert.equal(utcText(expired!.cutoffMs), '2024-03-10 02:00:00');
+      assert.deepEqual(expired!.partitions.map((p) => p.name), ['substrate_logs_before_x', 'p0', 'p1']);
+    });
+  }
+
+  it('nothing is due before the first boundary; the MINVALUE partition alone only when it holds rows, or when its detach is pending', () => {
+    assert.equal(expiredPartitions(partitions, at('2024-03-09T23:59:59.999Z'), true), null);
+    assert.equal(expiredPartitions(partitions, at('2024-03-10T00:59:59.999Z'), false), null);
+    assert.deepEqual(expiredPartitions(partitions, at('2024-03-10T00:59:59.999Z'), true)?.partitions.map((p) => p.name), ['substrate_logs_before_x']);
+    const pending = partitions.map((p, i) => (i === 0 ? { ...p, detachPending: true } : p));
+    assert.deepEqual(expiredPartitions(pending, at('2024-03-10T00:59:59.999Z'), false)?.partitions.map((p) => p.name), ['substrate_logs_before_x']);
+  });
+
+  it('after the purge, a MINVALUE partition up to the oldest one left; none while a detach is pending or one exists', () => {
+    const left = partitions.slice(3);
+    assert.deepEqual(show([gapBelow(left)!]), ['MIN .. 2024-03-10 02:00:00']);
+    assert.equal(gapBelow(partitions), null);
+    assert.equal(gapBelow([{ ...left[0], detachPending: true }, ...left.slice(1)]), null);
+    assert.equal(gapBelow([]), null);
   });
 });
 

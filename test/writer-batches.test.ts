@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { BACKENDS } from './helpers/backends.js';
 import type { Database } from '../src/storage/database.js';
 import { migrate } from '../src/storage/migrate.js';
+import { ensurePartitions } from '../src/storage/partitions.js';
 import { insertConnection } from '../src/storage/peer-connections.js';
 import { createMetrics } from '../src/metrics/catalogue.js';
 import { BatchWriter, MAX_BATCH_BYTES } from '../src/ingest/writer.js';
@@ -46,6 +47,8 @@ for (const backend of BACKENDS) {
     before(async () => {
       created = await backend.create();
       await migrate(created.db);
+      // Time partitions around the messages' instant, as the server prepares them at start.
+      await ensurePartitions(created.db, Date.parse('2021-06-23T01:00:00Z'), 1, 3);
     });
     after(() => created.drop());
 

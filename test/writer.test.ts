@@ -7,6 +7,7 @@ import { BACKENDS } from './helpers/backends.js';
 import { waitFor } from './helpers/server.js';
 import type { Database, Transaction } from '../src/storage/database.js';
 import { migrate } from '../src/storage/migrate.js';
+import { ensurePartitions } from '../src/storage/partitions.js';
 import { insertConnection } from '../src/storage/peer-connections.js';
 import { createMetrics } from '../src/metrics/catalogue.js';
 import { BatchWriter } from '../src/ingest/writer.js';
@@ -37,6 +38,8 @@ for (const backend of BACKENDS) {
     before(async () => {
       created = await backend.create();
       await migrate(created.db);
+      // Time partitions around the messages' instant, as the server prepares them at start.
+      await ensurePartitions(created.db, Date.parse('2021-06-23T01:00:00Z'), 1, 3);
     });
     after(() => created.drop());
 
@@ -98,6 +101,7 @@ describe('batch writer (postgres, slow database)', () => {
   before(async () => {
     created = await BACKENDS[0].create();
     await migrate(created.db);
+    await ensurePartitions(created.db, Date.parse('2021-06-23T01:00:00Z'), 1, 3);
   });
   after(() => created.drop());
 
