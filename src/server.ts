@@ -169,7 +169,8 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   await app.ready();
   await reservation.release();
   try {
-    await app.listen({ port: reservation.port, host: settings.host, backlog: settings.maxPendingConnections });
+    // PORT=0 (tests) means any free port: nothing to keep, so no other process can take it in between.
+    await app.listen({ port: settings.port === 0 ? 0 : reservation.port, host: settings.host, backlog: settings.maxPendingConnections });
   } catch (error) {
     // Another process took the port in that gap: stop what started (nothing was received yet).
     await close().catch(() => 0);
