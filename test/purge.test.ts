@@ -20,7 +20,8 @@ for (const backend of BACKENDS) {
     let server: TestServer;
     before(async () => {
       // 3 h expiry with hourly partitions; the purge is driven by the test, not the timer.
-      server = await startTestServer(backend, { LOG_EXPIRY_H: '3', PURGE_INTERVAL_S: '3600' });
+      // MAX_FUTURE_SKEW_S: one test ingests a message 30 h ahead, beyond the prepared partitions.
+      server = await startTestServer(backend, { LOG_EXPIRY_H: '3', PURGE_INTERVAL_S: '3600', MAX_FUTURE_SKEW_S: '172_800' });
     });
     after(() => server.dispose());
 
