@@ -81,7 +81,11 @@ for (const backend of BACKENDS) {
     it('hardening 5: /nodes, /benchmarks, its events and targets are paginated, and every page joined is the whole list', async () => {
       const nodes = [];
       for (const suffix of ['A', 'B', 'C']) nodes.push(await ingest(server, '/', `12D3KooWPaging${suffix}`, [connectedV1(`12D3KooWPaging${suffix}`, tsAt())]));
+      const nameless = async () => Number((await server.db.query<{ n: number }>('SELECT count(*) AS n FROM peer_connections WHERE peer_id IS NULL')).rows[0].n);
+      const namelessBefore = await nameless();
       for (let i = 0; i < 3; i++) nodes.push(await ingest(server, '/', null, [v1('txpool.import', tsAt(), { ready: i })]));
+      // A connection's row is written with its first stored message: wait for the three before listing.
+      await waitFor(async () => (await nameless()) >= namelessBefore + 3, 'the rows of the three nameless connections');
       const whole = await api(server, '/nodes');
       assert.equal(whole.headers.get('x-next-cursor'), null);
       const paged = await allPages(server, '/nodes?limit=2');

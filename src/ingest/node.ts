@@ -13,6 +13,11 @@ export class NodeHandle {
   rowRejected = false;
   /** A refused write of this node's row was logged (once per node). */
   rejectionLogged = false;
+  /**
+   * When the server accepted the node (naive UTC): its row's created_at. The row itself is written later,
+   * with the first stored message, but a session starts when the node connected (uptime, /nodes?at=).
+   */
+  readonly connectedAt = new Date().toISOString().slice(0, 23).replace('T', ' ');
   private creating: Promise<number> | null = null;
 
   constructor(

@@ -310,7 +310,7 @@ export class BatchWriter extends EventEmitter {
    */
   private async createRow(node: NodeHandle): Promise<number> {
     const identity = { ...node.identity };
-    const row = { ipAddr: node.ipAddr, audit: node.audit, envelopeId: node.envelopeId, disconnected: node.closed };
+    const row = { ipAddr: node.ipAddr, audit: node.audit, envelopeId: node.envelopeId, disconnected: node.closed, connectedAt: node.connectedAt };
     node.needsUpdate = false; // written below; a change from now on sets it again
     try {
       return await insertConnection(this.db, { ...row, identity });

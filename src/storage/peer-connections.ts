@@ -12,6 +12,8 @@ export interface NewConnection {
   identity?: Identity;
   /** The connection has already ended. */
   disconnected?: boolean;
+  /** When the node connected (naive UTC); the insert's own time when omitted. */
+  connectedAt?: string;
 }
 
 const NOW_UTC = `(now() AT TIME ZONE 'utc')`;
@@ -20,8 +22,8 @@ const NOW_UTC = `(now() AT TIME ZONE 'utc')`;
 export async function insertConnection(db: Queryable, connection: NewConnection): Promise<number> {
   const i = connection.identity ?? {};
   const result = await db.query<{ id: number }>(
-    `INSERT INTO peer_connections (ip_addr, audit, envelope_id, peer_id, name, chain, version, authority, startup_time, implementation, genesis_hash, last_seen, disconnected_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10, $11, ${NOW_UTC}, CASE WHEN $12 THEN ${NOW_UTC} END)
+    `INSERT INTO peer_connections (ip_addr, audit, envelope_id, peer_id, name, chain, version, authority, startup_time, implementation, genesis_hash, last_seen, disconnected_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10, $11, ${NOW_UTC}, CASE WHEN $12 THEN ${NOW_UTC} END, COALESCE($13::timestamp, ${NOW_UTC}))
      RETURNING id`,
     [
       connection.ipAddr,
@@ -36,6 +38,7 @@ export async function insertConnection(db: Queryable, connection: NewConnection)
       i.implementation ?? null,
       i.genesisHash ?? null,
       connection.disconnected ?? false,
+      connection.connectedAt ?? null,
     ],
   );
   return result.rows[0].id;
