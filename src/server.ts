@@ -81,7 +81,7 @@ export async function startServer(settings: Settings, log: Logger, options: { db
     metrics,
     log,
     recordDrop,
-    settings.analytics ? new AnalyticsIngest(metrics) : null,
+    settings.analytics ? new AnalyticsIngest(metrics, log) : null,
   );
   // Network analytics: figures of settled blocks (docs/analytics.md).
   const summarizer = settings.analytics ? new BlockSummarizer(ingestDb, { settleS: settings.analyticsSettleS, intervalS: settings.analyticsSummaryIntervalS }, metrics, log) : null;
