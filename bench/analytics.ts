@@ -14,6 +14,7 @@
 //
 //   --nodes 1000 --blocks 10000 --requests 100 --rebuild-messages 1000000
 //   --ingest-nodes 500 --ingest-rate 40 --ingest-seconds 30 --ingest-warmup 10 --ingest-rounds 2
+//   --ingest-env KEY=VALUE            a server setting for both variants (repeatable)
 //   --skip routes,rebuild,ingest     leave parts out
 //   --url postgres://…               measure the routes on a database seeded by an earlier run with --keep
 //   --keep                           keep the routes' database (prints its URL)
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     'ingest-seconds': { type: 'string', default: '30' },
     'ingest-warmup': { type: 'string', default: '10' },
     'ingest-rounds': { type: 'string', default: '2' },
+    'ingest-env': { type: 'string', multiple: true, default: [] },
     skip: { type: 'string', default: '' },
     url: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -296,9 +298,10 @@ async function rebuild(): Promise<Record<string, unknown>> {
 
 async function ingest(): Promise<Record<string, unknown>> {
   if (!args['no-build']) build();
+  const common = Object.fromEntries((args['ingest-env'] as string[]).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
   const variants = [
-    { name: 'ANALYTICS=true', env: { ANALYTICS: 'true' } },
-    { name: 'ANALYTICS=false', env: { ANALYTICS: 'false' } },
+    { name: 'ANALYTICS=true', env: { ...common, ANALYTICS: 'true' } },
+    { name: 'ANALYTICS=false', env: { ...common, ANALYTICS: 'false' } },
   ];
   const runs: Array<Record<string, number | string>> = [];
   for (let r = 0; r < Number(args['ingest-rounds']); r++) {

@@ -32,7 +32,8 @@ CREATE TABLE block_arrivals (
   rebuilt BOOLEAN NOT NULL DEFAULT FALSE,
   audit BOOLEAN NOT NULL
 );
-CREATE INDEX block_arrivals_block_idx ON block_arrivals (chain_id, height, hash);
+-- The arrivals of a block (its height: the hash is checked in the row; heights rarely have several).
+CREATE INDEX block_arrivals_block_idx ON block_arrivals (chain_id, height);
 -- A node's arrivals over time (its history), and the purge (per expired connection).
 CREATE INDEX block_arrivals_connection_idx ON block_arrivals (peer_connection_id, received_at);
 

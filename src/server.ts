@@ -110,7 +110,7 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
     metrics,
     log,
     recordDrop,
-    settings.analytics ? new AnalyticsIngest(metrics) : null,
+    settings.analytics ? new AnalyticsIngest(metrics, log) : null,
   );
   // Network analytics: figures of settled blocks (docs/analytics.md).
   const summarizer = settings.analytics ? new BlockSummarizer(ingestDb, { settleS: settings.analyticsSettleS, intervalS: settings.analyticsSummaryIntervalS }, metrics, log) : null;

@@ -10,7 +10,7 @@ import type { Database } from '../src/storage/database.js';
 import { migrate } from '../src/storage/migrate.js';
 import { histogramBin, histogramOf, parseIntList, percentile, percentilesOf } from '../src/analytics/stats.js';
 import { coveredPct } from '../src/analytics/reports.js';
-import { ensureChains, recordFacts, summarizeSettledBlocks, ANALYTICS_LOCK_KEY, type FactRow } from '../src/storage/analytics-write.js';
+import { ensureChains, firstReportsOf, recordFacts, recordFirstReports, summarizeSettledBlocks, ANALYTICS_LOCK_KEY, type FactRow } from '../src/storage/analytics-write.js';
 import { liveFigures } from '../src/storage/analytics-read.js';
 import { BlockSummarizer } from '../src/analytics/summarizer.js';
 import { createMetrics } from '../src/metrics/catalogue.js';
@@ -84,16 +84,16 @@ for (const backend of BACKENDS) {
       const ids = await ensureChains(db, [{ chain: 'Summary Test', genesisHash: null }]);
       const chainId = [...ids.values()][0];
       const t = (ms: number) => new Date(Date.UTC(2024, 0, 1) + ms).toISOString().replace('T', ' ').slice(0, 23);
-      await db.transaction((tx) =>
-        recordFacts(tx, [
-          row(chainId, 7, '0x07', 'p1', 1, t(0)),
-          row(chainId, 7, '0x07', 'p2', 2, t(120)),
-          row(chainId, 7, '0x07', 'p2', 3, t(90_000)), // the same node again, on another connection: its first counts
-          row(chainId, 7, '0x07', 'p3', 4, t(700), true), // catch-up: reported, not propagation
-          row(chainId, 7, '0x07', 'p4', 5, t(480)),
-          row(chainId, 8, '0x08', 'p2', 2, t(6000)),
-        ]),
-      );
+      const rows = [
+        row(chainId, 7, '0x07', 'p1', 1, t(0)),
+        row(chainId, 7, '0x07', 'p2', 2, t(120)),
+        row(chainId, 7, '0x07', 'p2', 3, t(90_000)), // the same node again, on another connection: its first counts
+        row(chainId, 7, '0x07', 'p3', 4, t(700), true), // catch-up: reported, not propagation
+        row(chainId, 7, '0x07', 'p4', 5, t(480)),
+        row(chainId, 8, '0x08', 'p2', 2, t(6000)),
+      ];
+      await db.transaction((tx) => recordFacts(tx, rows));
+      await recordFirstReports(db, firstReportsOf(rows));
       const live = await liveFigures(db, chainId, [{ height: 7, hash: '0x07' }], true);
       assert.deepEqual(live, [
         {
@@ -139,6 +139,33 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await summarizeSettledBlocks(db, 1, 100), { invalidated: 0, summarized: 0 }, 'nothing left');
       assert.match(await metrics.registry.metrics(), /tetcore_analytics_blocks_summarized_total 2/);
       await job.stop();
+    });
+
+    it('creates the rows of queued blocks an upsert after their batch never wrote, and corrects first seen when summarizing', async () => {
+      const ids = await ensureChains(db, [{ chain: 'Repair Test', genesisHash: '0xfe' }]);
+      const chainId = [...ids.values()][0];
+      const t = (ms: number) => new Date(Date.UTC(2024, 0, 2) + ms).toISOString().replace('T', ' ').slice(0, 23);
+      // Block 1: facts committed, their first report lost. Block 2: an earlier arrival stored after the first seen was recorded.
+      await db.transaction((tx) => recordFacts(tx, [row(chainId, 1, '0x01', 'p9', 9, t(300)), row(chainId, 1, '0x01', 'p8', 8, t(100))]));
+      const late = [row(chainId, 2, '0x02', 'p9', 9, t(6500))];
+      await db.transaction((tx) => recordFacts(tx, late));
+      await recordFirstReports(db, firstReportsOf(late));
+      await db.transaction((tx) => recordFacts(tx, [row(chainId, 2, '0x02', 'p8', 8, t(6000))]));
+      const firstSeen = async () =>
+        (await db.query(`SELECT height, first_seen_at, first_seen_peer_id FROM blocks WHERE chain_id = $1 ORDER BY height`, [chainId])).rows;
+      assert.deepEqual(await firstSeen(), [{ height: 2, first_seen_at: '2024-01-02 00:00:06.5', first_seen_peer_id: 'p9' }]);
+      assert.deepEqual(await summarizeSettledBlocks(db, 86_400 * 365 * 100, 100), { invalidated: 0, summarized: 0 });
+      assert.deepEqual(await firstSeen(), [
+        { height: 1, first_seen_at: '2024-01-02 00:00:00.1', first_seen_peer_id: 'p8' },
+        { height: 2, first_seen_at: '2024-01-02 00:00:06.5', first_seen_peer_id: 'p9' },
+      ]);
+      assert.deepEqual(await summarizeSettledBlocks(db, 1, 100), { invalidated: 0, summarized: 2 });
+      assert.deepEqual(await firstSeen(), [
+        { height: 1, first_seen_at: '2024-01-02 00:00:00.1', first_seen_peer_id: 'p8' },
+        { height: 2, first_seen_at: '2024-01-02 00:00:06', first_seen_peer_id: 'p8' },
+      ]);
+      const delays = await db.query(`SELECT array_to_string(arrival_delays_ms, ',') AS d FROM blocks WHERE chain_id = $1 AND height = 2`, [chainId]);
+      assert.deepEqual(delays.rows, [{ d: '0,500' }], 'delays after the corrected first seen');
     });
   });
 }

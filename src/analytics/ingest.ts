@@ -1,11 +1,13 @@
 // Ingestion side of network analytics: the writer asks it for the fact of each message it accepts (with the
-// node's identity and the receipt time of that moment), and for the rows to write with each batch, inside
-// the batch's transaction. Chain ids are looked up (and created) before the transaction and cached.
+// node's identity and the receipt time of that moment), for the rows to write with each batch, inside the
+// batch's transaction, and, once the batch committed, to record the first reports of blocks and finalized
+// heights. Chain ids are looked up (and created) before the transaction and cached.
+import type { Logger } from 'pino';
 import type { Database, Transaction } from '../storage/database.js';
 import type { StoredRow } from '../ingest/frame.js';
 import type { NodeHandle } from '../ingest/node.js';
 import type { Metrics } from '../metrics/catalogue.js';
-import { chainKeyText, ensureChains, recordFacts, type ChainKey, type FactRow } from '../storage/analytics-write.js';
+import { chainKeyText, ensureChains, firstReportsOf, recordFacts, recordFirstReports, type ChainKey, type FactRow } from '../storage/analytics-write.js';
 import { deriveFact, initialState, type ConnectionState, type Fact } from './derive.js';
 
 /** A fact waiting in the writer's queue with its message. */
@@ -22,6 +24,30 @@ export interface PendingFact {
 
 /** Chains whose id is cached at most; past it the cache starts again (ids are re-read, never wrong). */
 const MAX_CACHED_CHAINS = 10_000;
+/** First reports this process wrote, remembered at most (past it the memory starts again: only more upserts). */
+const MAX_REMEMBERED_FIRSTS = 50_000;
+
+interface Written {
+  at: string;
+  audit: boolean;
+}
+
+/** Keeps the rows that could change what this process already wrote (an earlier time, or the audit flag). */
+function news<T extends { at: string; audit: boolean }>(rows: T[], keyOf: (row: T) => string, written: Map<string, Written>): T[] {
+  return rows.filter((row) => {
+    const known = written.get(keyOf(row));
+    return known === undefined || row.at < known.at || (row.audit && !known.audit);
+  });
+}
+
+function remember<T extends { at: string; audit: boolean }>(rows: T[], keyOf: (row: T) => string, written: Map<string, Written>): void {
+  if (written.size + rows.length > MAX_REMEMBERED_FIRSTS) written.clear();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const known = written.get(key);
+    written.set(key, known === undefined ? { at: row.at, audit: row.audit } : { at: row.at < known.at ? row.at : known.at, audit: row.audit || known.audit });
+  }
+}
 
 /** Naive UTC text (ms) of an epoch-ms instant. */
 export function utcMillisText(ms: number): string {
@@ -31,8 +57,13 @@ export function utcMillisText(ms: number): string {
 export class AnalyticsIngest {
   private readonly states = new WeakMap<NodeHandle, ConnectionState>();
   private readonly chainIds = new Map<string, number>();
+  private readonly writtenBlocks = new Map<string, Written>();
+  private readonly writtenHeights = new Map<string, Written>();
 
-  constructor(private readonly metrics: Metrics) {}
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly log?: Logger,
+  ) {}
 
   /** The fact of a message, once the node has told its chain and peer id (system.connected); else null. */
   derive(node: NodeHandle, row: StoredRow, receivedAt: number): PendingFact | null {
@@ -77,11 +108,27 @@ export class AnalyticsIngest {
     await recordFacts(tx, rows);
   }
 
-  /** The batch committed: counts its facts. */
-  committed(rows: FactRow[]): void {
+  /**
+   * The batch committed: counts its facts and records the first reports among them that may be news (this
+   * process remembers what it wrote: most batches of a block repeat it). Never throws: a failure is logged,
+   * and the summary job recomputes each block's first seen from its arrivals anyway.
+   */
+  async committed(db: Database, rows: FactRow[]): Promise<void> {
     let arrivals = 0;
     for (const row of rows) if (row.fact.kind === 'arrival') arrivals++;
     if (arrivals > 0) this.metrics.analyticsFacts.inc({ kind: 'arrival' }, arrivals);
     if (rows.length > arrivals) this.metrics.analyticsFacts.inc({ kind: 'finality' }, rows.length - arrivals);
+    const first = firstReportsOf(rows);
+    const blockKey = (b: (typeof first.blocks)[number]) => `${b.chainId}|${b.height}|${b.hash}`;
+    const heightKey = (h: (typeof first.heights)[number]) => `${h.chainId}|${h.height}`;
+    const blocks = news(first.blocks, blockKey, this.writtenBlocks);
+    const heights = news(first.heights, heightKey, this.writtenHeights);
+    try {
+      await recordFirstReports(db, { blocks, heights });
+      remember(blocks, blockKey, this.writtenBlocks);
+      remember(heights, heightKey, this.writtenHeights);
+    } catch (err) {
+      this.log?.warn({ err, blocks: blocks.length, heights: heights.length }, 'could not record first seen of blocks after their batch; the summary job will');
+    }
   }
 }

@@ -2,7 +2,7 @@
 // from the stored messages of the configured database (DATABASE_URL, or the embedded one in DATA_DIR),
 // with a progress bar and an ETA on stderr and a summary on stdout. Times as the query API takes them.
 import { parseArgs } from 'node:util';
-import { loadEnvironment, parseSettings } from '../config/settings.js';
+import { loadEnvironment, parseSettings, type Settings } from '../config/settings.js';
 import { openDatabases } from '../storage/open.js';
 import { migrate } from '../storage/migrate.js';
 import { parseTime, TIME_EXPECTED } from '../api/time.js';
@@ -58,7 +58,13 @@ if (since !== undefined && until !== undefined && since >= until) {
   process.stderr.write(`--since must be before --until\n`);
   process.exit(2);
 }
-const settings = parseSettings(loadEnvironment());
+let settings: Settings;
+try {
+  settings = parseSettings(loadEnvironment());
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(2);
+}
 const databases = await openDatabases(settings);
 try {
   await migrate(databases.ingest);

@@ -227,7 +227,7 @@ export class BatchWriter extends EventEmitter {
           }
           chunks.shift();
           this.chunkStored(chunk, started);
-          if (facts.length > 0) this.analytics?.committed(facts);
+          if (facts.length > 0) await this.analytics?.committed(this.db, facts);
         }
         return;
       } catch (error) {

@@ -178,7 +178,7 @@ export async function liveFigures(db: Queryable, chainId: number, blocks: Array<
   if (blocks.length === 0) return [];
   const result = await db.query<LiveFiguresRow>(
     `SELECT height, hash, ${SCALAR_FIGURES}${withArrays ? `, ${ARRAY_FIGURES}` : ''} FROM (${blockFiguresSql(
-      `SELECT b.chain_id, b.height, b.hash, b.first_seen_at FROM blocks b JOIN unnest($2::int8[], $3::text[]) k(height, hash)
+      `SELECT b.chain_id, b.height, b.hash FROM blocks b JOIN unnest($2::int8[], $3::text[]) k(height, hash)
           ON b.chain_id = $1 AND b.height = k.height AND b.hash = k.hash`,
     )}) f`,
     [chainId, blocks.map((b) => b.height), blocks.map((b) => b.hash)],

@@ -1,7 +1,7 @@
 // All SQL that writes the analytics tables (migration 007): chain ids, the facts of a batch (inside the
 // batch's transaction), the per-block summaries of settled blocks, the purge, and the figures of a block
 // computed from its arrivals (shared with the query API, which computes them for blocks not summarized yet).
-import type { Database, Queryable, Transaction } from './database.js';
+import type { Database, Queryable } from './database.js';
 import type { Fact } from '../analytics/derive.js';
 
 const NOW_UTC = `(now() AT TIME ZONE 'utc')`;
@@ -53,7 +53,18 @@ interface FirstOf {
   audit: boolean;
 }
 
-/** Earliest row per key (times are naive UTC text of one format: they compare as text). */
+export interface FirstSeen extends FirstOf {
+  chainId: number;
+  height: number;
+  hash: string;
+}
+
+export interface FirstReport extends FirstOf {
+  chainId: number;
+  height: number;
+}
+
+/** Earliest row per key, ties by connection id (times are naive UTC text of one format: they compare as text). */
 function firsts(rows: FactRow[], keyOf: (r: FactRow) => string): Map<string, { row: FactRow; first: FirstOf }> {
   const out = new Map<string, { row: FactRow; first: FirstOf }>();
   for (const row of rows) {
@@ -61,7 +72,9 @@ function firsts(rows: FactRow[], keyOf: (r: FactRow) => string): Map<string, { r
     const known = out.get(key);
     if (known === undefined) out.set(key, { row, first: { at: row.receivedAt, connectionId: row.connectionId, peerId: row.peerId, audit: row.audit } });
     else {
-      if (row.receivedAt < known.first.at) Object.assign(known.first, { at: row.receivedAt, connectionId: row.connectionId, peerId: row.peerId });
+      if (row.receivedAt < known.first.at || (row.receivedAt === known.first.at && row.connectionId < known.first.connectionId)) {
+        Object.assign(known.first, { at: row.receivedAt, connectionId: row.connectionId, peerId: row.peerId });
+      }
       known.first.audit ||= row.audit;
     }
   }
@@ -69,136 +82,90 @@ function firsts(rows: FactRow[], keyOf: (r: FactRow) => string): Map<string, { r
 }
 
 /**
- * Writes the facts of a batch inside its transaction: the arrivals and finality reports, the blocks and
- * finalized heights they are the first report of (an existing row only moves to an earlier time, or gains
- * the audit flag), and the blocks to re-summarize. The upserts sort their rows by key, so that concurrent
- * batches lock rows in the same order (no deadlock).
+ * Writes the facts of a batch inside its transaction, in one statement (a round trip counts when the
+ * database is busy): the arrivals and finality reports, and the blocks that received arrivals
+ * (block_summary_queue, for the summary job). Plain inserts only: no row of another batch is locked, so
+ * concurrent batches never wait for each other here.
  */
-export async function recordFacts(tx: Transaction, rows: FactRow[]): Promise<void> {
-  const arrivals = rows.filter((r) => r.fact.kind === 'arrival');
-  const reports = rows.filter((r) => r.fact.kind === 'finality');
-  if (arrivals.length > 0) {
-    const blocks = [...firsts(arrivals, (r) => `${r.chainId}|${r.fact.height}|${r.fact.hash}`).values()];
-    await tx.query(
-      `WITH arrived AS (
-         INSERT INTO block_arrivals (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, origin, catch_up, audit)
-         SELECT * FROM unnest($1::int4[], $2::int8[], $3::text[], $4::text[], $5::int4[], $6::timestamp[], $7::timestamp[], $8::text[], $9::bool[], $10::bool[])
-       )
-       INSERT INTO block_summary_queue (chain_id, height, hash) SELECT * FROM unnest($11::int4[], $12::int8[], $13::text[])`,
-      [
-        arrivals.map((r) => r.chainId),
-        arrivals.map((r) => r.fact.height),
-        arrivals.map((r) => r.fact.hash),
-        arrivals.map((r) => r.peerId),
-        arrivals.map((r) => r.connectionId),
-        arrivals.map((r) => r.receivedAt),
-        arrivals.map((r) => r.nodeTs),
-        arrivals.map((r) => (r.fact.kind === 'arrival' ? r.fact.origin : null)),
-        arrivals.map((r) => r.fact.kind === 'arrival' && r.fact.catchUp),
-        arrivals.map((r) => r.audit),
-        blocks.map((b) => b.row.chainId),
-        blocks.map((b) => b.row.fact.height),
-        blocks.map((b) => b.row.fact.hash),
-      ],
-    );
-    await upsertFirstSeen(
-      tx,
-      blocks.map((b) => ({ chainId: b.row.chainId, height: b.row.fact.height, hash: b.row.fact.hash as string, ...b.first })),
-    );
-  }
-  if (reports.length > 0) {
-    await tx.query(
-      `INSERT INTO finality_reports (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, source, audit)
-       SELECT * FROM unnest($1::int4[], $2::int8[], $3::text[], $4::text[], $5::int4[], $6::timestamp[], $7::timestamp[], $8::text[], $9::bool[])`,
-      [
-        reports.map((r) => r.chainId),
-        reports.map((r) => r.fact.height),
-        reports.map((r) => r.fact.hash),
-        reports.map((r) => r.peerId),
-        reports.map((r) => r.connectionId),
-        reports.map((r) => r.receivedAt),
-        reports.map((r) => r.nodeTs),
-        reports.map((r) => (r.fact.kind === 'finality' ? r.fact.source : null)),
-        reports.map((r) => r.audit),
-      ],
-    );
-    const heights = [...firsts(reports, (r) => `${r.chainId}|${r.fact.height}`).values()];
-    await upsertFinalizedHeights(
-      tx,
-      heights.map((h) => ({ chainId: h.row.chainId, height: h.row.fact.height, ...h.first })),
-    );
-  }
+export async function recordFacts(tx: Queryable, rows: FactRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  // One JSON parameter: serializing it (native JSON.stringify) and parsing it (json_to_recordset, in C)
+  // costs a fraction of what twenty array parameters cost to escape, element by element.
+  const facts = rows.map((r) =>
+    r.fact.kind === 'arrival'
+      ? { k: 'a', c: r.chainId, h: r.fact.height, x: r.fact.hash, p: r.peerId, n: r.connectionId, r: r.receivedAt, t: r.nodeTs, o: r.fact.origin, u: r.fact.catchUp, a: r.audit }
+      : { k: 'f', c: r.chainId, h: r.fact.height, x: r.fact.hash, p: r.peerId, n: r.connectionId, r: r.receivedAt, t: r.nodeTs, s: r.fact.source, a: r.audit },
+  );
+  await tx.query(
+    `WITH facts AS MATERIALIZED (
+       SELECT * FROM json_to_recordset($1::json) AS f(k text, c int4, h int8, x text, p text, n int4, r timestamp, t timestamp, o text, u bool, a bool, s text)
+     ), arrived AS (
+       INSERT INTO block_arrivals (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, origin, catch_up, audit)
+       SELECT c, h, x, p, n, r, t, o, u, a FROM facts WHERE k = 'a'
+     ), queued AS (
+       INSERT INTO block_summary_queue (chain_id, height, hash) SELECT DISTINCT c, h, x FROM facts WHERE k = 'a'
+     )
+     INSERT INTO finality_reports (chain_id, height, hash, peer_id, peer_connection_id, received_at, node_ts, source, audit)
+     SELECT c, h, x, p, n, r, t, s, a FROM facts WHERE k = 'f'`,
+    [JSON.stringify(facts)],
+  );
 }
 
-interface FirstSeen extends FirstOf {
-  chainId: number;
-  height: number;
-  hash: string;
+/** The earliest arrival of each block and the earliest report of each finalized height among the rows. */
+export function firstReportsOf(rows: FactRow[]): { blocks: FirstSeen[]; heights: FirstReport[] } {
+  const arrivals = rows.filter((r) => r.fact.kind === 'arrival');
+  const reports = rows.filter((r) => r.fact.kind === 'finality');
+  return {
+    blocks: [...firsts(arrivals, (r) => `${r.chainId}|${r.fact.height}|${r.fact.hash}`).values()].map((b) => ({ chainId: b.row.chainId, height: b.row.fact.height, hash: b.row.fact.hash as string, ...b.first })),
+    heights: [...firsts(reports, (r) => `${r.chainId}|${r.fact.height}`).values()].map((h) => ({ chainId: h.row.chainId, height: h.row.fact.height, ...h.first })),
+  };
 }
 
 /**
- * Blocks and their first seen. Rows already known at an earlier or equal time are filtered out before the
- * upsert, so that only the first batch to report a block (or an earlier arrival) takes its row lock.
- * An earlier first seen invalidates the block's summary.
+ * Writes first reports after their batch committed, in one statement of its own: these rows only summarize
+ * the facts (the summary job creates a block's row from its arrivals if this never ran, and corrects its
+ * first seen when summarizing it), and keeping them out of the batch's transaction means concurrent
+ * batches never wait for each other's row locks until commit.
  */
-export async function upsertFirstSeen(db: Queryable, blocks: FirstSeen[]): Promise<void> {
-  if (blocks.length === 0) return;
-  await db.query(
-    `INSERT INTO blocks AS b (chain_id, height, hash, first_seen_at, first_seen_connection_id, first_seen_peer_id, audit)
-     SELECT n.chain_id, n.height, n.hash, n.at, n.connection_id, n.peer_id, n.audit
-       FROM unnest($1::int4[], $2::int8[], $3::text[], $4::timestamp[], $5::int4[], $6::text[], $7::bool[]) AS n(chain_id, height, hash, at, connection_id, peer_id, audit)
-      WHERE NOT EXISTS (SELECT 1 FROM blocks o WHERE o.chain_id = n.chain_id AND o.height = n.height AND o.hash = n.hash
-                           AND o.first_seen_at <= n.at AND (o.audit OR NOT n.audit))
-      ORDER BY n.chain_id, n.height, n.hash
+export async function recordFirstReports(db: Queryable, first: { blocks: FirstSeen[]; heights: FirstReport[] }): Promise<void> {
+  if (first.blocks.length === 0 && first.heights.length === 0) return;
+  await db.query(`WITH blocks_upserted AS (${upsertFirstSeenSql('$1')}) ${upsertFinalizedHeightsSql('$2')}`, [JSON.stringify(first.blocks), JSON.stringify(first.heights)]);
+}
+
+const EARLIER_BLOCK = `(EXCLUDED.first_seen_at, EXCLUDED.first_seen_connection_id) < (b.first_seen_at, b.first_seen_connection_id)`;
+const EARLIER_HEIGHT = `(EXCLUDED.first_reported_at, EXCLUDED.first_reported_connection_id) < (f.first_reported_at, f.first_reported_connection_id)`;
+
+/** The upsert of blocks' first seen, from the JSON array `param` of FirstSeen. */
+function upsertFirstSeenSql(param: string): string {
+  return `INSERT INTO blocks AS b (chain_id, height, hash, first_seen_at, first_seen_connection_id, first_seen_peer_id, audit)
+     SELECT n."chainId", n.height, n.hash, n.at, n."connectionId", n."peerId", n.audit
+       FROM json_to_recordset(${param}::json) AS n("chainId" int4, height int8, hash text, at timestamp, "connectionId" int4, "peerId" text, audit bool)
+      WHERE NOT EXISTS (SELECT 1 FROM blocks o WHERE o.chain_id = n."chainId" AND o.height = n.height AND o.hash = n.hash
+                           AND (o.first_seen_at, o.first_seen_connection_id) <= (n.at, n."connectionId") AND (o.audit OR NOT n.audit))
+      ORDER BY n."chainId", n.height, n.hash
      ON CONFLICT (chain_id, height, hash) DO UPDATE SET
-       first_seen_at = LEAST(b.first_seen_at, EXCLUDED.first_seen_at),
-       first_seen_connection_id = CASE WHEN EXCLUDED.first_seen_at < b.first_seen_at THEN EXCLUDED.first_seen_connection_id ELSE b.first_seen_connection_id END,
-       first_seen_peer_id = CASE WHEN EXCLUDED.first_seen_at < b.first_seen_at THEN EXCLUDED.first_seen_peer_id ELSE b.first_seen_peer_id END,
+       first_seen_at = CASE WHEN ${EARLIER_BLOCK} THEN EXCLUDED.first_seen_at ELSE b.first_seen_at END,
+       first_seen_connection_id = CASE WHEN ${EARLIER_BLOCK} THEN EXCLUDED.first_seen_connection_id ELSE b.first_seen_connection_id END,
+       first_seen_peer_id = CASE WHEN ${EARLIER_BLOCK} THEN EXCLUDED.first_seen_peer_id ELSE b.first_seen_peer_id END,
        audit = b.audit OR EXCLUDED.audit,
-       summarized_at = CASE WHEN EXCLUDED.first_seen_at < b.first_seen_at THEN NULL ELSE b.summarized_at END
-     WHERE EXCLUDED.first_seen_at < b.first_seen_at OR (EXCLUDED.audit AND NOT b.audit)`,
-    [
-      blocks.map((b) => b.chainId),
-      blocks.map((b) => b.height),
-      blocks.map((b) => b.hash),
-      blocks.map((b) => b.at),
-      blocks.map((b) => b.connectionId),
-      blocks.map((b) => b.peerId),
-      blocks.map((b) => b.audit),
-    ],
-  );
+       summarized_at = CASE WHEN ${EARLIER_BLOCK} THEN NULL ELSE b.summarized_at END
+     WHERE ${EARLIER_BLOCK} OR (EXCLUDED.audit AND NOT b.audit)`;
 }
 
-interface FirstReport extends FirstOf {
-  chainId: number;
-  height: number;
-}
-
-/** Finalized heights and their first report, as upsertFirstSeen does for blocks. */
-export async function upsertFinalizedHeights(db: Queryable, heights: FirstReport[]): Promise<void> {
-  if (heights.length === 0) return;
-  await db.query(
-    `INSERT INTO finalized_heights AS f (chain_id, height, first_reported_at, first_reported_connection_id, first_reported_peer_id, audit)
-     SELECT n.chain_id, n.height, n.at, n.connection_id, n.peer_id, n.audit
-       FROM unnest($1::int4[], $2::int8[], $3::timestamp[], $4::int4[], $5::text[], $6::bool[]) AS n(chain_id, height, at, connection_id, peer_id, audit)
-      WHERE NOT EXISTS (SELECT 1 FROM finalized_heights o WHERE o.chain_id = n.chain_id AND o.height = n.height
-                           AND o.first_reported_at <= n.at AND (o.audit OR NOT n.audit))
-      ORDER BY n.chain_id, n.height
+/** The upsert of finalized heights' first report (as for blocks), from the JSON array `param` of FirstReport. */
+function upsertFinalizedHeightsSql(param: string): string {
+  return `INSERT INTO finalized_heights AS f (chain_id, height, first_reported_at, first_reported_connection_id, first_reported_peer_id, audit)
+     SELECT n."chainId", n.height, n.at, n."connectionId", n."peerId", n.audit
+       FROM json_to_recordset(${param}::json) AS n("chainId" int4, height int8, at timestamp, "connectionId" int4, "peerId" text, audit bool)
+      WHERE NOT EXISTS (SELECT 1 FROM finalized_heights o WHERE o.chain_id = n."chainId" AND o.height = n.height
+                           AND (o.first_reported_at, o.first_reported_connection_id) <= (n.at, n."connectionId") AND (o.audit OR NOT n.audit))
+      ORDER BY n."chainId", n.height
      ON CONFLICT (chain_id, height) DO UPDATE SET
-       first_reported_at = LEAST(f.first_reported_at, EXCLUDED.first_reported_at),
-       first_reported_connection_id = CASE WHEN EXCLUDED.first_reported_at < f.first_reported_at THEN EXCLUDED.first_reported_connection_id ELSE f.first_reported_connection_id END,
-       first_reported_peer_id = CASE WHEN EXCLUDED.first_reported_at < f.first_reported_at THEN EXCLUDED.first_reported_peer_id ELSE f.first_reported_peer_id END,
+       first_reported_at = CASE WHEN ${EARLIER_HEIGHT} THEN EXCLUDED.first_reported_at ELSE f.first_reported_at END,
+       first_reported_connection_id = CASE WHEN ${EARLIER_HEIGHT} THEN EXCLUDED.first_reported_connection_id ELSE f.first_reported_connection_id END,
+       first_reported_peer_id = CASE WHEN ${EARLIER_HEIGHT} THEN EXCLUDED.first_reported_peer_id ELSE f.first_reported_peer_id END,
        audit = f.audit OR EXCLUDED.audit
-     WHERE EXCLUDED.first_reported_at < f.first_reported_at OR (EXCLUDED.audit AND NOT f.audit)`,
-    [
-      heights.map((h) => h.chainId),
-      heights.map((h) => h.height),
-      heights.map((h) => h.at),
-      heights.map((h) => h.connectionId),
-      heights.map((h) => h.peerId),
-      heights.map((h) => h.audit),
-    ],
-  );
+     WHERE ${EARLIER_HEIGHT} OR (EXCLUDED.audit AND NOT f.audit)`;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -217,34 +184,45 @@ export const FIGURE_COLUMNS = [
 ] as const;
 
 /**
- * SQL of the figures of the blocks `targetSql` selects (columns chain_id, height, hash, first_seen_at):
- * each node's first arrival (by peer id, whatever connection), its delay after the block's first seen in
- * whole milliseconds, nearest-rank percentiles (percentile_disc) of the delays of arrivals that are not
- * catch-up, and those arrivals as two arrays ordered by connection id. One row per target block.
+ * SQL of the figures of the blocks `targetSql` selects (columns chain_id, height, hash), from their
+ * arrivals alone: each node's first arrival (by peer id, whatever connection), the block's first seen (the
+ * earliest of them; ties by connection id), each delay after it in whole milliseconds, nearest-rank
+ * percentiles (percentile_disc) of the delays of arrivals that are not catch-up, and those arrivals as two
+ * arrays ordered by connection id. One row per target block (first seen NULL without arrivals).
  */
 export function blockFiguresSql(targetSql: string): string {
-  return `SELECT t.chain_id, t.height, t.hash, f.nodes_reported, f.propagation_arrivals,
+  return `SELECT t.chain_id, t.height, t.hash, f.first_seen_at, f.first[1]::int4 AS first_seen_connection_id, f.first_peer[1] AS first_seen_peer_id,
+            f.nodes_reported, f.propagation_arrivals,
             f.pcts[1] AS propagation_p50_ms, f.pcts[2] AS propagation_p90_ms, f.pcts[3] AS propagation_p99_ms,
             f.propagation_max_ms, f.arrival_connection_ids, f.arrival_delays_ms
        FROM (${targetSql}) t
       CROSS JOIN LATERAL (
         SELECT count(*)::int4 AS nodes_reported,
+               min(d.received_at) AS first_seen_at,
+               array_agg(d.peer_connection_id ORDER BY d.received_at, d.peer_connection_id) AS first,
+               array_agg(d.peer_id ORDER BY d.received_at, d.peer_connection_id) AS first_peer,
                (count(*) FILTER (WHERE NOT d.catch_up))::int4 AS propagation_arrivals,
                percentile_disc(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY d.delay_ms) FILTER (WHERE NOT d.catch_up) AS pcts,
                max(d.delay_ms) FILTER (WHERE NOT d.catch_up) AS propagation_max_ms,
                COALESCE(array_agg(d.peer_connection_id ORDER BY d.peer_connection_id) FILTER (WHERE NOT d.catch_up), '{}') AS arrival_connection_ids,
                COALESCE(array_agg(d.delay_ms ORDER BY d.peer_connection_id) FILTER (WHERE NOT d.catch_up), '{}') AS arrival_delays_ms
           FROM (
-            SELECT DISTINCT ON (a.peer_id) a.peer_connection_id, a.catch_up,
-                   round(extract(epoch FROM a.received_at - t.first_seen_at) * 1000)::int4 AS delay_ms
-              FROM block_arrivals a
-             WHERE a.chain_id = t.chain_id AND a.height = t.height AND a.hash = t.hash
-             ORDER BY a.peer_id, a.received_at, a.peer_connection_id
+            SELECT p.*, round(extract(epoch FROM p.received_at - min(p.received_at) OVER ()) * 1000)::int4 AS delay_ms
+              FROM (
+                SELECT DISTINCT ON (a.peer_id) a.peer_id, a.peer_connection_id, a.catch_up, a.received_at
+                  FROM block_arrivals a
+                 WHERE a.chain_id = t.chain_id AND a.height = t.height AND a.hash = t.hash
+                 ORDER BY a.peer_id, a.received_at, a.peer_connection_id
+              ) p
           ) d
       ) f`;
 }
 
-const SET_FIGURES = FIGURE_COLUMNS.map((c) => `${c} = f.${c}`).join(', ');
+/** A summary also corrects the first seen, should an upsert after a batch have missed an earlier arrival. */
+const SET_FIGURES = [
+  ...FIGURE_COLUMNS.map((c) => `${c} = f.${c}`),
+  ...['first_seen_at', 'first_seen_connection_id', 'first_seen_peer_id'].map((c) => `${c} = COALESCE(f.${c}, b.${c})`),
+].join(', ');
 
 export interface SummaryRun {
   /** Summarized blocks that received arrivals since (or an earlier first seen): summarized again. */
@@ -254,32 +232,50 @@ export interface SummaryRun {
 
 /**
  * One step of the summary job, in one transaction holding the analytics lock (null when another server
- * holds it): takes the queue of blocks that received arrivals and clears the summary of those already
- * summarized; then summarizes up to `limit` blocks first seen more than `settleS` seconds ago, oldest
- * first. The queue is read before the arrivals (statement order), so an arrival committed after the queue
+ * holds it): takes the queue of blocks that received arrivals and clears their summary; then summarizes up
+ * to `limit` blocks first seen more than `settleS` seconds ago, oldest first (their first seen corrected
+ * from their arrivals). The queue is read before the arrivals (statement order), so an arrival committed after the queue
  * was read leaves its queue row for the next step: a summary is never stale for longer than one step.
  */
 export async function summarizeSettledBlocks(db: Database, settleS: number, limit: number): Promise<SummaryRun | null> {
   return db.transaction(async (tx) => {
     const lock = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [ANALYTICS_LOCK_KEY]);
     if (!lock.rows[0].locked) return null;
-    const invalidated = await tx.query(
-      `WITH taken AS (DELETE FROM block_summary_queue RETURNING chain_id, height, hash)
-       UPDATE blocks b SET summarized_at = NULL
-         FROM (SELECT DISTINCT chain_id, height, hash FROM taken) t
-        WHERE b.chain_id = t.chain_id AND b.height = t.height AND b.hash = t.hash AND b.summarized_at IS NOT NULL`,
+    // Queued blocks: clear the summary of those summarized (a late arrival), and create those whose row an
+    // upsert after a batch never wrote (the server stopped in between), from their arrivals.
+    const invalidated = await tx.query<{ n: number }>(
+      `WITH taken AS (DELETE FROM block_summary_queue RETURNING chain_id, height, hash),
+            keys AS (SELECT DISTINCT chain_id, height, hash FROM taken),
+            stale AS (
+              UPDATE blocks b SET summarized_at = NULL FROM keys k
+               WHERE b.chain_id = k.chain_id AND b.height = k.height AND b.hash = k.hash AND b.summarized_at IS NOT NULL
+              RETURNING 1
+            ),
+            missing AS (
+              SELECT k.* FROM keys k WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.chain_id = k.chain_id AND b.height = k.height AND b.hash = k.hash)
+            ),
+            created AS (
+              INSERT INTO blocks (chain_id, height, hash, first_seen_at, first_seen_connection_id, first_seen_peer_id, audit)
+              SELECT DISTINCT ON (a.chain_id, a.height, a.hash) a.chain_id, a.height, a.hash, a.received_at, a.peer_connection_id, a.peer_id,
+                     bool_or(a.audit) OVER (PARTITION BY a.chain_id, a.height, a.hash)
+                FROM missing k JOIN block_arrivals a ON a.chain_id = k.chain_id AND a.height = k.height AND a.hash = k.hash
+               ORDER BY a.chain_id, a.height, a.hash, a.received_at, a.peer_connection_id
+              ON CONFLICT DO NOTHING
+              RETURNING 1
+            )
+       SELECT count(*)::int4 AS n FROM stale`,
     );
     const summarized = await tx.query(
       `UPDATE blocks b SET summarized_at = ${NOW_UTC}, ${SET_FIGURES}
          FROM (${blockFiguresSql(
-           `SELECT chain_id, height, hash, first_seen_at FROM blocks
+           `SELECT chain_id, height, hash FROM blocks
              WHERE summarized_at IS NULL AND first_seen_at < ${NOW_UTC} - make_interval(secs => $1)
              ORDER BY first_seen_at LIMIT $2`,
          )}) f
         WHERE b.chain_id = f.chain_id AND b.height = f.height AND b.hash = f.hash`,
       [settleS, limit],
     );
-    return { invalidated: invalidated.rowCount, summarized: summarized.rowCount };
+    return { invalidated: invalidated.rows[0].n, summarized: summarized.rowCount };
   });
 }
 
