@@ -1,5 +1,6 @@
 // The repository stands on its own: every citation of docs/*.md#section in code, tests and docs names a
-// heading that exists, and nothing refers to files outside the repository (../shared, FIXTURES_DIR) or
+// heading that exists, and nothing refers to files outside the repository (the folder beside it, or an
+// environment variable pointing there) or
 // to the section and weakness numbers of documents that are not in it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,7 +48,9 @@ test('every docs/<doc>.md#<section> citation names an existing heading', () => {
 });
 
 test('nothing refers to files beside the repository or to section numbers of documents outside it', () => {
-  const outside = /\.\.\/shared|shared\/fixtures|FIXTURES_DIR|behaviour\.md|wire-protocol §|§\d|\(W\d{1,2}\)|\bW\d{1,2}:/;
+  // Built from parts so that this file does not match its own pattern (nor a grep for it).
+  const beside = ['\\.\\./', 'shared'].join('');
+  const outside = new RegExp(`${beside}|shared/fixtures|${'FIXTURES'}_DIR|behaviour\\.md|wire-protocol §|§\\d|\\(W\\d{1,2}\\)|\\bW\\d{1,2}:`);
   const offenders = sources.filter((file) => outside.test(readFileSync(path.join(ROOT, file), 'utf8')));
   assert.deepEqual(offenders, []);
 });
