@@ -13,6 +13,7 @@ import { PostgresDatabase } from '../src/storage/postgres.js';
 import { EmbeddedDatabase } from '../src/storage/embedded.js';
 import type { Database } from '../src/storage/database.js';
 import { migrate } from '../src/storage/migrate.js';
+import { ensurePartitions } from '../src/storage/partitions.js';
 
 /** The environment without a database setting of its own (the test names one). */
 function withoutDatabase(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -37,6 +38,8 @@ function rebuildCli(env: Record<string, string>, args: string[]): Promise<{ code
 
 async function storeMessages(db: Database): Promise<void> {
   await migrate(db);
+  // The time partitions of the messages' hour (a server prepares them at start; there is no DEFAULT partition).
+  await ensurePartitions(db, Date.parse('2024-01-01T00:00:00Z'), 1, 3);
   await db.query(
     `INSERT INTO peer_connections (id, ip_addr, peer_id, name, chain, genesis_hash, created_at, disconnected_at)
      VALUES (1, '10.0.0.1:1', '12D3KooWCliA', 'a', 'Development', '0x01', '2024-01-01', '2024-01-02'),
