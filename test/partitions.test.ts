@@ -274,7 +274,7 @@ for (const backend of BACKENDS) {
         const beforeRows = (await db.query(`SELECT id, created_at, logs::text, audit FROM substrate_logs ORDER BY id`)).rows;
         assert.equal(Number((await db.query<{ n: number }>(`SELECT count(*) AS n FROM substrate_logs_expiring_default`)).rows[0].n), 7);
 
-        const result = await migrate(db);
+        const result = await migrate(db, 6);
         assert.deepEqual(result.applied, ['6.partitions-without-default']);
         assert.deepEqual((await db.query(`SELECT id, created_at, logs::text, audit FROM substrate_logs ORDER BY id`)).rows, beforeRows, 'every row kept as it was');
         assert.equal((await db.query<{ t: string | null }>(`SELECT to_regclass('substrate_logs_expiring_default')::text AS t`)).rows[0].t, null);

@@ -67,11 +67,12 @@ for (const backend of BACKENDS) {
     before(async () => {
       created = await backend.create();
       await migrate(created.db);
+      await ensurePartitions(created.db, Date.parse('2021-06-23T01:00:00Z'), 1, 3);
       await created.db.query(`ALTER TABLE substrate_logs ADD CONSTRAINT test_no_poison CHECK (logs->>'poison' IS NULL)`);
     });
     after(() => created.drop());
 
-    it('splits out and drops each rejected row alone, whatever the rejection (overflow, bad JSON, CHECK, foreign key), the same on both databases', async () => {
+    it('splits out and drops each rejected row alone, whatever the rejection (overflow, bad JSON, CHECK), the same on both databases', async () => {
       const metrics = createMetrics();
       const dropped: string[] = [];
       const writer = new BatchWriter(created.db, { batchSize: 64, saveLatencyMs: 10, maxWriters: 1, bufferMaxRows: 10_000, bufferMaxBytes: 1e8 }, metrics, log, (reason, count) => {
@@ -79,15 +80,14 @@ for (const backend of BACKENDS) {
       });
       const id = await insertConnection(created.db, { ipAddr: 'test', audit: false, envelopeId: null });
       const node = new NodeHandle('test', false, null, id);
-      const missing = new NodeHandle('test', false, null, 999_999); // a row id that does not exist
       const poisoned = ['{"msg":"bad","n":1e999999}', '{"msg":"bad",', '{"msg":"bad","poison":true}'];
       for (let i = 0; i < 40; i++) {
         writer.enqueue(node, row(i));
         if (i % 10 === 5) writer.enqueue(node, { createdAt: '2021-06-23 01:02:03.000000', logs: poisoned[(i - 5) / 10] ?? poisoned[0], msg: 'bad' });
       }
-      writer.enqueue(missing, row(1000));
       await writer.drain(30_000);
-      assert.deepEqual(dropped, Array(5).fill('rejected_by_database'));
+      // (A foreign key is no longer among the rejections: migration 006 dropped it, docs/retention.md.)
+      assert.deepEqual(dropped, Array(4).fill('rejected_by_database'));
       const stored = (await created.db.query<{ n: number; distinct: number }>(`SELECT count(*)::int AS n, count(DISTINCT logs->>'height')::int AS distinct FROM substrate_logs WHERE peer_connection_id = $1`, [id])).rows[0];
       assert.deepEqual(stored, { n: 40, distinct: 40 });
       assert.equal(writer.stored, 40);
