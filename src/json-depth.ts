@@ -29,7 +29,7 @@ export function exceedsJsonDepth(text: string, maxDepth: number = MAX_JSON_DEPTH
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      i = closingQuote(text, i);
+      i = skipString(text, i) - 1; // the loop steps past the closing quote
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) return true;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
@@ -39,15 +39,18 @@ export function exceedsJsonDepth(text: string, maxDepth: number = MAX_JSON_DEPTH
   return false;
 }
 
-/** Index of the quote closing the string opened at `open` (or the end of the text if none does). */
-function closingQuote(text: string, open: number): number {
-  let from = open + 1;
+/**
+ * Index just past the JSON string whose opening quote is at `start` (the end of the text when no quote
+ * closes it). Shared with the raw-text helpers of ingest/json-text.ts.
+ */
+export function skipString(text: string, start: number): number {
+  let from = start + 1;
   for (;;) {
     const q = text.indexOf('"', from);
     if (q < 0) return text.length;
     let backslashes = 0;
     for (let j = q - 1; text.charCodeAt(j) === BACKSLASH; j--) backslashes++;
-    if (backslashes % 2 === 0) return q;
+    if (backslashes % 2 === 0) return q + 1;
     from = q + 1;
   }
 }

@@ -1,6 +1,8 @@
 // Raw-text helpers for JSON that has already been validated by JSON.parse: locate top-level values
 // without re-serialising them (so numbers above 2^53 stay exact), and make text acceptable to JSONB.
 
+import { skipString } from '../json-depth.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_BRACE = 0x7b;
@@ -9,19 +11,6 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const COLON = 0x3a;
 const COMMA = 0x2c;
-
-/** Index just past the string that starts at `start` (a quote). */
-function skipString(text: string, start: number): number {
-  let i = start + 1;
-  for (;;) {
-    const q = text.indexOf('"', i);
-    if (q < 0) return text.length;
-    let backslashes = 0;
-    for (let j = q - 1; text.charCodeAt(j) === BACKSLASH; j--) backslashes++;
-    if (backslashes % 2 === 0) return q + 1;
-    i = q + 1;
-  }
-}
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
