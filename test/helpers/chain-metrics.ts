@@ -99,9 +99,12 @@ export async function scenarioStored(server: TestServer, scenario: Scenario, oth
 // ---------------------------------------------------------------------------------------------------
 // Series
 
-/** `name{label="value",…}` with the labels sorted (job, instance and __name__ left out). */
+/**
+ * `name{label="value",…}` with the labels sorted (job, instance and __name__ left out; an empty value left
+ * out too, as Prometheus stores it: `genesis_hash=""` is no genesis_hash label).
+ */
 export function seriesKey(name: string, labels: Record<string, string>): string {
-  const kept = Object.entries(labels).filter(([k]) => k !== 'job' && k !== 'instance' && k !== '__name__').sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  const kept = Object.entries(labels).filter(([k, v]) => k !== 'job' && k !== 'instance' && k !== '__name__' && v !== '').sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
   return `${name}{${kept.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
 }
 
