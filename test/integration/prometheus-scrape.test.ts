@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,15 @@ import { ALPHA, G_ALPHA, scenarioStored, seriesFromRoutes, seriesKey, streamScen
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const ALERTS = fileURLToPath(new URL('../../deploy/prometheus/alerts.yml', import.meta.url));
+const DASHBOARD = fileURLToPath(new URL('../../grafana/tetcore-analytics.json', import.meta.url));
+
+interface Panel {
+  title: string;
+  datasource?: { type: string };
+  targets?: Array<{ expr?: string; datasource?: { type: string } }>;
+  panels?: Panel[];
+}
+const allPanels = (panels: Panel[]): Panel[] => panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -133,5 +142,22 @@ describe('Prometheus scrapes the per-chain series', () => {
     // Nothing is wrong with these servers: no alert fires (a rule that fired here would be mis-written).
     const alerts = (await (await fetch(`${base}/api/v1/alerts`)).json()) as { data: { alerts: Array<{ labels: Record<string, string>; state: string }> } };
     assert.deepEqual(alerts.data.alerts.filter((a) => a.state === 'firing'), []);
+  });
+
+  it('the Grafana dashboard\'s Prometheus queries run here; its chain panels show the chains of each server', async () => {
+    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] };
+    const targets = allPanels(dashboard.panels).flatMap((p) => (p.targets ?? []).filter((t) => (t.datasource ?? p.datasource)?.type === 'prometheus').map((t) => ({ panel: p.title, expr: t.expr as string })));
+    assert.ok(targets.length >= 25);
+    for (const { backend, server } of servers) {
+      // The variables as Grafana substitutes them: one server chosen, all chains (allValue .*).
+      const instance = `127.0.0.1:${server.port}`.replaceAll('.', '\\\\.');
+      for (const { panel, expr } of targets) {
+        const promql = expr.replaceAll('$instance', instance).replaceAll('$chain', '.*');
+        const result = await query(promql);
+        if (/tetcore_chain_/.test(expr)) assert.ok(result.length > 0, `${backend}: panel "${panel}" shows nothing: ${promql}`);
+      }
+      const best = await query(targets.find((t) => t.expr.startsWith('max by (chain, genesis_hash) (tetcore_chain_best_height'))!.expr.replaceAll('$instance', instance).replaceAll('$chain', '.*'));
+      assert.deepEqual(best.map((s) => [s.metric.chain, Number(s.value[1])]).sort(), [[ALPHA, 104], ['Metrics Beta', 8]], backend);
+    }
   });
 });
