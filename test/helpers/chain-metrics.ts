@@ -93,7 +93,11 @@ export async function scenarioStored(server: TestServer, scenario: Scenario, oth
   const count = async (sql: string) => Number((await server.db.query<{ n: number }>(sql)).rows[0].n);
   await waitFor(async () => (await count(`SELECT count(*) AS n FROM substrate_logs`)) === scenario.sent, `${scenario.sent} messages stored`, 30_000);
   await waitFor(async () => (await count(`SELECT count(*) AS n FROM peer_connections WHERE disconnected_at IS NOT NULL`)) === 1, 'E disconnected', 30_000);
+  // The blocks' first seen and the finalized heights are recorded just after their batch commits.
+  await waitFor(async () => (await count(`SELECT count(*) AS n FROM blocks`)) === 9, 'the 9 blocks recorded (Alpha 99–104, Beta 7–8, Gamma 1)', 30_000);
+  await waitFor(async () => (await count(`SELECT count(*) AS n FROM finalized_heights`)) === 3, 'finalized heights 101–103 recorded', 30_000);
   for (const s of [server, ...others]) await waitFor(() => s.writer.pendingRows === 0, 'the writer to be idle');
+  await sleep(100);
 }
 
 // ---------------------------------------------------------------------------------------------------
