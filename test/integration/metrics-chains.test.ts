@@ -3,13 +3,15 @@
 // answer, METRICS_MAX_CHAINS keeps the chains with the most nodes (the rest counted), per-node series
 // appear only with METRICS_PER_NODE and at most METRICS_MAX_NODES; on PostgreSQL two servers sharing the
 // database report the same series, and a database that goes away leaves /metrics answering with
-// tetcore_database_up 0.
+// tetcore_database_up 0. A simulated network (forks, syncing nodes, more than 50 blocks, blocks summarized
+// while it runs) gives the same values as the routes too.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { BACKENDS, ADMIN_URL } from '../helpers/backends.js';
 import { startTestServer, waitFor, type TestServer } from '../helpers/server.js';
-import { ALPHA, BETA, CHAIN_SERIES, G_ALPHA, GAMMA, only, parseExposition, peer, scenarioStored, seriesFromRoutes, seriesKey, streamScenario, type Scenario } from '../helpers/chain-metrics.js';
+import { ALPHA, BETA, CHAIN_SERIES, G_ALPHA, GAMMA, analyticsSettled, only, parseExposition, peer, scenarioStored, seriesFromRoutes, seriesKey, streamScenario, type Scenario } from '../helpers/chain-metrics.js';
+import { runSimulation } from '../../src/simulator/index.js';
 
 async function scrape(server: TestServer): Promise<Map<string, number>> {
   const response = await fetch(server.httpUrl('/metrics'));
@@ -134,6 +136,36 @@ describe('per-chain series settings', () => {
       assert.equal(metrics.get(seriesKey('tetcore_database_up', {})), 1);
     } finally {
       for (const n of scenario?.nodes ?? []) await n.socket.close();
+      await server.dispose();
+    }
+  });
+});
+
+describe('per-chain series of a simulated network (postgres)', () => {
+  it('equal the routes with forks, syncing nodes, more than 50 blocks and summarized blocks', async () => {
+    const server = await startTestServer(BACKENDS.find((b) => b.name === 'postgres')!, { ANALYTICS_SETTLE_S: '2', ANALYTICS_SUMMARY_INTERVAL_S: '1' });
+    try {
+      const simulation = await runSimulation({
+        url: server.url('/'), nodes: 8, role: 'validator', validators: 4, seed: 'metrics-net', blockTimeS: 0.5, timeScale: 8,
+        propagationMs: [50, 400], forkRate: 0.2, churn: 0, syncing: 0.25, networkStateKb: 2,
+      });
+      // About 40 s of simulated time: some 80 blocks, forks among them.
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      const stats = await simulation.stop();
+      await waitFor(async () => Number((await server.db.query<{ n: number }>(`SELECT count(*) AS n FROM substrate_logs`)).rows[0].n) === stats.sent, `${stats.sent} messages stored`, 30_000);
+      // The nodes' disconnections written (nodes_connected 0), and the facts recorded.
+      await waitFor(async () => (await server.db.query(`SELECT 1 FROM peer_connections WHERE disconnected_at IS NULL`)).rows.length === 0, 'every connection closed', 30_000);
+      await analyticsSettled(server);
+      const metrics = only(await scrape(server), ...CHAIN_SERIES);
+      const expected = await seriesFromRoutes(server, 20, { forks: true });
+      // With forks in the last 50 blocks no route gives p50 and p99 of their delays (/propagation counts every hash): only p90.
+      for (const key of metrics.keys()) if (/block_propagation_seconds.*quantile="0\.(5|99)"/.test(key) && !expected.has(key)) metrics.delete(key);
+      assert.deepEqual(metrics, expected);
+      const best = [...metrics].find(([key]) => key.startsWith('tetcore_chain_best_height'));
+      assert.ok(best && best[1] > 1050, `best height ${best?.[1]}: more than 50 blocks`);
+      const forks = Number((await server.db.query<{ n: number }>(`SELECT count(*) AS n FROM (SELECT height FROM blocks GROUP BY chain_id, height HAVING count(*) > 1) f`)).rows[0].n);
+      assert.ok(forks > 0, 'the run had forks');
+    } finally {
       await server.dispose();
     }
   });
