@@ -2,8 +2,8 @@
 // streamed over websockets; every tetcore_chain_* value equals what /chains and the analytics routes
 // answer, METRICS_MAX_CHAINS keeps the chains with the most nodes (the rest counted), per-node series
 // appear only with METRICS_PER_NODE and at most METRICS_MAX_NODES; on PostgreSQL two servers sharing the
-// database report the same series, and a database that goes away leaves /metrics answering with
-// tetcore_database_up 0. A simulated network (forks, syncing nodes, more than 50 blocks, blocks summarized
+// database report the same series, and a database that hangs or goes away leaves /metrics answering
+// with tetcore_database_up 0. A simulated network (forks, syncing nodes, more than 50 blocks, blocks summarized
 // while it runs) gives the same values as the routes too.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -97,6 +97,26 @@ for (const backend of BACKENDS) {
     });
 
     if (backend.name === 'postgres') {
+      it('a database that does not answer: /metrics still answers, with tetcore_database_up 0, and recovers', async () => {
+        // Another session holds peer_connections: the read waits on its lock until given up (READ_TIMEOUT_MS).
+        const locker = new pg.Client({ connectionString: server.settings.databaseUrl as string });
+        await locker.connect();
+        try {
+          await locker.query(`BEGIN`);
+          await locker.query(`LOCK TABLE peer_connections IN ACCESS EXCLUSIVE MODE`);
+          const metrics = await waitFor(async () => {
+            const m = await scrape(server);
+            return m.get(seriesKey('tetcore_database_up', {})) === 0 ? m : null;
+          }, 'tetcore_database_up 0 while the table is locked', 30_000);
+          assert.equal(only(metrics, 'tetcore_chain_').size, 0);
+        } finally {
+          await locker.query(`ROLLBACK`).catch(() => {});
+          await locker.end();
+        }
+        await waitFor(async () => (await scrape(server)).get(seriesKey('tetcore_database_up', {})) === 1, 'tetcore_database_up 1 again', 30_000);
+        assert.equal((await scrape(server)).get(seriesKey('tetcore_chain_best_height', { chain: ALPHA, genesis_hash: G_ALPHA })), 105);
+      });
+
       it('without the database, /metrics still answers: no chain series, tetcore_database_up 0', async () => {
         for (const n of scenario.nodes) await n.socket.close();
         await second?.close();
