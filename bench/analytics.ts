@@ -5,7 +5,9 @@
 //    sessions each, the last one open), --blocks blocks 6 s apart up to now, one arrival per node and block
 //    (delays drawn from an exponential of mean 400 ms), a finalized height per block 12 s after it; the job's
 //    summaries of blocks older than ANALYTICS_SETTLE_S. Then the server (in this process) answers --requests
-//    sequential requests per route after a warm-up; p50/p95/max.
+//    sequential requests per route after a warm-up; p50/p95/max. Also the database read behind the
+//    per-chain /metrics series (uncached: what one scrape costs at most every 5 s), with per-node series
+//    of all --nodes nodes, and /metrics itself (mostly answered from that read's 5 s cache).
 // 2. Rebuild: --rebuild-messages messages of 100 nodes in substrate_logs (a block.import, a notify.finalized
 //    and four other messages per block and node), then rebuildAnalytics over them; messages/s.
 // 3. Ingest: the built server with ANALYTICS=true and =false in turn (--ingest-rounds rounds), --ingest-nodes
@@ -32,6 +34,9 @@ import { runIngest } from './lib/ingest-run.js';
 import { build } from './lib/server.js';
 import { round } from './lib/db.js';
 import { table, save, keyValues } from './lib/report.js';
+import { readChainSeries } from '../src/metrics/chains.js';
+import { createQueryRunner } from '../src/storage/query-runner.js';
+import { CONNECTED_WINDOW_S } from '../src/api/nodes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -176,6 +181,20 @@ async function measure(base: string, route: string, path: () => string, requests
   return r;
 }
 
+/** As measure, for a function (no HTTP): the database read behind the /metrics series. */
+async function measureCall(what: string, call: () => Promise<unknown>, requests: number): Promise<RouteResult> {
+  const times: number[] = [];
+  for (let n = 0; n < Math.min(10, requests) + requests; n++) {
+    const started = process.hrtime.bigint();
+    await call();
+    if (n >= Math.min(10, requests)) times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  const r = { route: what, requests, p50Ms: round(percentile(times, 50), 1), p95Ms: round(percentile(times, 95), 1), maxMs: round(times[times.length - 1]!, 1), targetMs: '< 4000 (timeout)', bytes: 0 };
+  log(`${what.padEnd(60)} p50 ${String(r.p50Ms).padStart(8)} ms   p95 ${String(r.p95Ms).padStart(8)} ms   max ${String(r.maxMs).padStart(8)} ms`);
+  return r;
+}
+
 async function routes(): Promise<Record<string, unknown>> {
   const created = args.url ? null : await createPostgresDatabase();
   const url = (args.url as string | undefined) ?? (created as { url: string }).url;
@@ -208,6 +227,16 @@ async function routes(): Promise<Record<string, unknown>> {
       measured.push(await measure(base, '/chains/{chain}/finality (1 h, 60 s buckets)', () => `/chains/${chain}/finality`, REQUESTS, '—'));
       measured.push(await measure(base, '/chains/{chain}/blocks?limit=1000', () => `/chains/${chain}/blocks?limit=1000`, Math.max(20, Math.floor(REQUESTS / 5)), '—'));
       measured.push(await measure(base, '/nodes?at=', () => `/nodes?at=${at()}`, Math.max(20, Math.floor(REQUESTS / 5)), '—'));
+      measured.push(await measure(base, '/metrics (per-chain read cached 5 s)', () => '/metrics', REQUESTS, '—'));
+      const metricsDb = new PostgresDatabase({ url, poolSize: 1, maxWriters: 1 });
+      try {
+        const run = createQueryRunner(metricsDb, 4000);
+        const options = { maxChains: 20, perNode: true, maxNodes: NODES, connectedWindowS: CONNECTED_WINDOW_S };
+        measured.push(await measureCall('per-chain series read (uncached, per-node on)', () => readChainSeries(run, options), REQUESTS));
+        measured.push(await measureCall('per-chain series read (uncached, per-node off)', () => readChainSeries(run, { ...options, perNode: false }), REQUESTS));
+      } finally {
+        await metricsDb.close();
+      }
     } finally {
       await server.close();
     }

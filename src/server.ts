@@ -17,6 +17,7 @@ import { registerOpsRoutes } from './api/ops.js';
 import { registerApiRoutes } from './api/index.js';
 import { registerFeed } from './feed/index.js';
 import { registerMetricsRoute } from './metrics/route.js';
+import { attachChainSeries } from './metrics/chains.js';
 import { requireApiToken } from './access/api-token.js';
 import { AnalyticsIngest } from './analytics/ingest.js';
 import { BlockSummarizer } from './analytics/summarizer.js';
@@ -97,6 +98,7 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   attachDatabase(metrics, db, 'queries');
   if (ingestDb !== db) attachDatabase(metrics, ingestDb, 'ingest');
   if (retentionDb !== db) attachDatabase(metrics, retentionDb, 'retention');
+  attachChainSeries(metrics, db, settings, log.child({ component: 'metrics' }));
   const recordDrop = createDropRecorder(metrics, log);
   const writer = new BatchWriter(
     ingestDb,

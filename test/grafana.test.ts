@@ -1,6 +1,9 @@
 // The Grafana dashboard in grafana/ must keep working: every SQL panel and variable query runs, with
 // Grafana's macros substituted, against data ingested over the websocket into PostgreSQL, and returns
-// rows; every metric its Prometheus panels name is exposed by /metrics. The reference's own dashboards
+// rows; every metric its Prometheus panels name is exposed by /metrics, filtered by the `instance`
+// variable; data sources are chosen through datasource variables, so the file works provisioned as it
+// is (no ${DS_…} import inputs). test/integration/prometheus-scrape.test.ts runs its chain panels in a
+// real Prometheus. The reference's own dashboards
 // run too (dashboard 01 through the reference_compat schema of migration 004, docs/decisions.md#grafana-dashboards).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +28,8 @@ interface Panel {
 }
 interface Variable {
   name: string;
-  datasource?: { type: string };
+  type: string;
+  datasource?: { type: string; uid?: string };
   query: string;
 }
 interface Dashboard {
@@ -103,10 +107,9 @@ describe('Grafana dashboards against PostgreSQL', () => {
   after(() => server?.dispose());
 
   it('the variable queries return the ingested node, its profiling targets and spans', async () => {
-    const vars = DASHBOARD.templating.list;
-    assert.ok(vars.length >= 3);
+    const vars = DASHBOARD.templating.list.filter((v) => v.type === 'query' && isPostgres(v.datasource));
+    assert.deepEqual(vars.map((v) => v.name), ['peer', 'target', 'span']);
     for (const variable of vars) {
-      assert.ok(isPostgres(variable.datasource), `${variable.name}: PostgreSQL variable`);
       const rows = (await server.db.query<Record<string, unknown>>(expand(variable.query, variables))).rows;
       const values = rows.map((r) => ('__value' in r ? r.__value : Object.values(r)[0]));
       assert.ok(values.includes(variables[variable.name as keyof typeof variables]), `${variable.name}: ${JSON.stringify(values)}`);
@@ -150,21 +153,60 @@ describe('Grafana dashboards against PostgreSQL', () => {
     assert.deepEqual(nodes.map((n) => n.name).sort(), ['grafana-alpha', 'grafana-beta']);
   });
 
-  it('every metric of the Prometheus panels is exposed by /metrics', async () => {
+  it('every metric of the Prometheus panels and variables is exposed by /metrics', async () => {
     const text = await (await fetch(server.httpUrl('/metrics'))).text();
     const exposed = new Set<string>();
     for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
       exposed.add(m[1]);
       if (m[2] === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(m[1] + suffix);
     }
-    const promql = new Set(['sum', 'rate', 'increase', 'by', 'max', 'histogram_quantile', 'le', 'instance', 'reason', 'endpoint', 'kind', 'outcome', 'table', 'pool', 'state', 'step']);
+    const promql = new Set(['sum', 'rate', 'increase', 'by', 'max', 'histogram_quantile', 'le', 'instance', 'reason', 'endpoint', 'kind', 'outcome', 'table', 'pool', 'state', 'step', 'chain', 'genesis_hash', 'label_values']);
+    const variableQueries = DASHBOARD.templating.list.filter((v) => v.type === 'query' && isPrometheus(v.datasource)).map((v) => v.query);
+    assert.deepEqual(DASHBOARD.templating.list.filter((v) => v.type === 'query' && isPrometheus(v.datasource)).map((v) => v.name), ['instance', 'chain']);
     const exprs = allPanels(DASHBOARD.panels).flatMap((p) => (p.targets ?? []).filter((t) => isPrometheus(t.datasource ?? p.datasource)).map((t) => t.expr as string));
-    assert.ok(exprs.length >= 15, `${exprs.length} Prometheus queries`);
-    for (const expr of exprs) {
-      const names = [...expr.replace(/\[[^\]]*\]/g, '').replace(/\{\{[^}]*\}\}/g, '').matchAll(/[a-z_][a-z0-9_]*/g)].map((m) => m[0]).filter((n) => !promql.has(n));
+    assert.ok(exprs.length >= 25, `${exprs.length} Prometheus queries`);
+    for (const expr of [...exprs, ...variableQueries]) {
+      // Label matchers, ranges and legends hold no metric names.
+      const names = [...expr.replace(/\{[^}]*\}/g, '').replace(/\[[^\]]*\]/g, '').matchAll(/[a-z_][a-z0-9_]*/g)].map((m) => m[0]).filter((n) => !promql.has(n));
       assert.ok(names.length > 0, expr);
       for (const name of names) assert.ok(exposed.has(name), `${name} (in ${expr}) is not exposed by /metrics`);
     }
+  });
+
+  it('every Prometheus query keeps to the servers chosen in the instance variable', () => {
+    const exprs = allPanels(DASHBOARD.panels).flatMap((p) => (p.targets ?? []).filter((t) => isPrometheus(t.datasource ?? p.datasource)).map((t) => t.expr as string));
+    for (const expr of exprs) {
+      // Ranges and `by (…)` lists hold no selector; a name followed by "(" is a function; the rest are metrics.
+      const bare = expr.replace(/\[[^\]]*\]/g, '').replace(/\bby \([^)]*\)/g, '');
+      const selectors = [...bare.matchAll(/\b([a-z_][a-z0-9_]*)(?![a-z0-9_])(\{[^}]*\})?(?!\s*\()/g)];
+      assert.ok(selectors.length > 0, expr);
+      for (const m of selectors) assert.match(m[2] ?? '', /instance=~"\$instance"/, `${m[1]} in ${expr} is not filtered by $instance`);
+    }
+  });
+
+  it('has the chain panels, and works provisioned from a file: data sources are datasource variables', () => {
+    const text = readFileSync(new URL('../grafana/tetcore-analytics.json', import.meta.url), 'utf8');
+    assert.doesNotMatch(text, /\$\{DS_/);
+    const sources = DASHBOARD.templating.list.filter((v) => v.type === 'datasource').map((v) => [v.name, v.query]);
+    assert.deepEqual(sources, [['ds_prometheus', 'prometheus'], ['ds_postgres', 'grafana-postgresql-datasource']]);
+    const uidOf = { prometheus: '${ds_prometheus}', 'grafana-postgresql-datasource': '${ds_postgres}' } as Record<string, string>;
+    const refs = [
+      ...allPanels(DASHBOARD.panels).flatMap((p) => [p.datasource, ...(p.targets ?? []).map((t) => t.datasource)]),
+      ...DASHBOARD.templating.list.map((v) => v.datasource),
+    ].filter((d): d is { type: string; uid: string } => d !== undefined);
+    for (const ref of refs) assert.equal(ref.uid, uidOf[ref.type], JSON.stringify(ref));
+    const chainPanels = allPanels(DASHBOARD.panels).filter((p) => (p.targets ?? []).some((t) => /tetcore_chain_/.test(t.expr ?? '')));
+    const series = new Set(chainPanels.flatMap((p) => (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/tetcore_chain_[a-z_]+/g)].map((m) => m[0]))));
+    assert.deepEqual([...series].sort(), [
+      'tetcore_chain_best_height',
+      'tetcore_chain_block_propagation_seconds',
+      'tetcore_chain_block_time_seconds',
+      'tetcore_chain_finalized_height',
+      'tetcore_chain_nodes_connected',
+      'tetcore_chain_time_to_finality_seconds',
+    ]);
+    const propagation = chainPanels.find((p) => /propagation/i.test(p.title))!;
+    assert.deepEqual(propagation.targets!.map((t) => /quantile="([\d.]+)"/.exec(t.expr!)?.[1]), ['0.5', '0.9', '0.99']);
   });
 
   it("the reference's dashboards run: 02 unchanged, 01 through the reference_compat schema (node_ip)", async () => {

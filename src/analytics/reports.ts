@@ -18,6 +18,7 @@ import {
   sessionsOf,
   type BlockFilter,
   type BlockRow,
+  type ChainRow,
   type FinalizedRow,
 } from '../storage/analytics-read.js';
 import { histogramBin, histogramOf, HISTOGRAM_BINS, mean, parseIntList, percentile, percentilesOf, round1, type HistogramBin, type Percentiles } from './stats.js';
@@ -80,38 +81,64 @@ export interface ChainOverview {
 export async function chainsOverview(db: Queryable, connectedWindowS: number): Promise<ChainOverview[]> {
   const out: ChainOverview[] = [];
   for (const c of await listChains(db, connectedWindowS)) {
-    const entry: ChainOverview = {
-      chain: c.chain,
-      genesis_hash: c.genesis_hash,
-      nodes_connected: c.nodes_connected,
-      nodes_seen: c.nodes_seen,
-      best_height: null,
-      best_hash: null,
-      best_seen_at: null,
-      finalized_height: null,
-      avg_block_time_ms: null,
-      propagation_p90_ms: null,
-    };
-    out.push(entry);
-    if (c.chain_id === null) continue;
-    // The newest RECENT_BLOCKS heights, and one more for the block time of the oldest of them.
-    const head = await canonicalBlocks(db, c.chain_id, {}, RECENT_BLOCKS + 1, true);
-    entry.finalized_height = await finalizedHeightOf(db, c.chain_id);
-    if (head.length === 0) continue;
-    entry.best_height = head[0].height;
-    entry.best_hash = head[0].hash;
-    entry.best_seen_at = head[0].first_seen_at;
-    const times: number[] = [];
-    for (let i = 0; i + 1 < head.length && i < RECENT_BLOCKS; i++) {
-      if (head[i].height === head[i + 1].height + 1) times.push(head[i].first_seen_ms - head[i + 1].first_seen_ms);
-    }
-    entry.avg_block_time_ms = times.length === 0 ? null : Math.round(mean(times) as number);
-    const recent = await withLiveFigures(db, c.chain_id, head.slice(0, RECENT_BLOCKS), true);
-    const delays: number[] = [];
-    for (const block of recent) parseIntList(block.arrival_delays_ms, delays);
-    entry.propagation_p90_ms = percentile(Float64Array.from(delays).sort(), 0.9);
+    out.push((await chainFigures(db, c, false)).overview);
   }
   return out;
+}
+
+/** A chain's overview, with the percentiles of its last RECENT_BLOCKS blocks (the /metrics series). */
+export interface ChainFigures {
+  overview: ChainOverview;
+  /** Of the propagation delays of the last RECENT_BLOCKS blocks (propagation_p90_ms is p90). */
+  propagation_ms: Percentiles;
+  /** Of the times to finality of those of the last RECENT_BLOCKS blocks that are finalized (as /chains/{chain}/blocks gives them); only `withFinality`. */
+  time_to_finality_ms: Percentiles | null;
+}
+
+/** The /chains entry of one chain (a row of listChains), and the percentiles behind it. */
+export async function chainFigures(db: Queryable, c: ChainRow, withFinality: boolean): Promise<ChainFigures> {
+  const entry: ChainOverview = {
+    chain: c.chain,
+    genesis_hash: c.genesis_hash,
+    nodes_connected: c.nodes_connected,
+    nodes_seen: c.nodes_seen,
+    best_height: null,
+    best_hash: null,
+    best_seen_at: null,
+    finalized_height: null,
+    avg_block_time_ms: null,
+    propagation_p90_ms: null,
+  };
+  const figures: ChainFigures = { overview: entry, propagation_ms: percentilesOf([]), time_to_finality_ms: withFinality ? percentilesOf([]) : null };
+  if (c.chain_id === null) return figures;
+  // The newest RECENT_BLOCKS heights, and one more for the block time of the oldest of them.
+  const head = await canonicalBlocks(db, c.chain_id, {}, RECENT_BLOCKS + 1, true);
+  entry.finalized_height = await finalizedHeightOf(db, c.chain_id);
+  if (head.length === 0) return figures;
+  entry.best_height = head[0].height;
+  entry.best_hash = head[0].hash;
+  entry.best_seen_at = head[0].first_seen_at;
+  const times: number[] = [];
+  for (let i = 0; i + 1 < head.length && i < RECENT_BLOCKS; i++) {
+    if (head[i].height === head[i + 1].height + 1) times.push(head[i].first_seen_ms - head[i + 1].first_seen_ms);
+  }
+  entry.avg_block_time_ms = times.length === 0 ? null : Math.round(mean(times) as number);
+  const recent = await withLiveFigures(db, c.chain_id, head.slice(0, RECENT_BLOCKS), true);
+  const delays: number[] = [];
+  for (const block of recent) parseIntList(block.arrival_delays_ms, delays);
+  figures.propagation_ms = percentilesOf(Float64Array.from(delays).sort());
+  entry.propagation_p90_ms = figures.propagation_ms.p90;
+  if (withFinality) {
+    // As blockList: the first report of a finalized height >= each block's, minus its first seen.
+    const finalized = await finalizedFrom(db, c.chain_id, recent[recent.length - 1].height);
+    const toFinality: number[] = [];
+    for (const b of recent) {
+      const final = finalizedAtOf(finalized, b.height);
+      if (final !== null) toFinality.push(Math.round(final.finalized_ms - b.first_seen_ms));
+    }
+    figures.time_to_finality_ms = percentilesOf(Float64Array.from(toFinality).sort());
+  }
+  return figures;
 }
 
 // ---------------------------------------------------------------------------------------------------

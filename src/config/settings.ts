@@ -53,6 +53,9 @@ export interface Settings {
   ingestAllow: string[];
   apiToken: string | null;
   metricsPublic: boolean;
+  metricsMaxChains: number;
+  metricsPerNode: boolean;
+  metricsMaxNodes: number;
   maxConnections: number;
   maxConnectionsPerIp: number;
   logLevel: string;
@@ -258,6 +261,9 @@ export const SETTINGS = [
   spec({ key: 'ingestAllow', env: 'INGEST_ALLOW', defaultText: '(unset: any address)', description: 'CIDR blocks allowed to connect to `/` and `/audit`, comma-separated; others get HTTP 403 before anything is written', parse: cidrList('INGEST_ALLOW'), fallback: () => [] }),
   spec({ key: 'apiToken', env: 'API_TOKEN', defaultText: '(unset: no authentication)', description: 'When set (16+ characters), query and write routes require `Authorization: Bearer <token>` (or `?access_token=` for browsers and `/feed`)', parse: optionalSecret('API_TOKEN'), fallback: () => null }),
   spec({ key: 'metricsPublic', env: 'METRICS_PUBLIC', defaultText: 'true', description: 'With `API_TOKEN` set, leave `/metrics`, `/health` and `/ready` open (false: they need the token too)', parse: boolean('METRICS_PUBLIC'), fallback: () => true }),
+  spec({ key: 'metricsMaxChains', env: 'METRICS_MAX_CHAINS', defaultText: '20', description: 'Chains with `tetcore_chain_*` series on `/metrics` (computed from the database, the same on every server): the ones with the most connected nodes; the others are counted in `tetcore_chains_not_exported`. 0: none', parse: integer('METRICS_MAX_CHAINS', 0, 10_000), fallback: () => 20 }),
+  spec({ key: 'metricsPerNode', env: 'METRICS_PER_NODE', defaultText: 'false', description: 'Also expose `tetcore_node_*` series on `/metrics` (best and finalized height, peers, last block propagation of each connected node of the exported chains), at most `METRICS_MAX_NODES`', parse: boolean('METRICS_PER_NODE'), fallback: () => false }),
+  spec({ key: 'metricsMaxNodes', env: 'METRICS_MAX_NODES', defaultText: '1000', description: 'With `METRICS_PER_NODE=true`, nodes with `tetcore_node_*` series (by peer id); the others are counted in `tetcore_nodes_not_exported`', parse: integer('METRICS_MAX_NODES', 1, 100_000), fallback: () => 1000 }),
   spec({ key: 'maxConnections', env: 'MAX_CONNECTIONS', defaultText: '100_000', description: 'Ingestion connections open at once; further handshakes get HTTP 503', parse: integer('MAX_CONNECTIONS', 1), fallback: () => 100_000 }),
   spec({ key: 'maxConnectionsPerIp', env: 'MAX_CONNECTIONS_PER_IP', defaultText: '0 (unlimited)', description: 'Ingestion connections open at once from one address; further handshakes get HTTP 429', parse: integer('MAX_CONNECTIONS_PER_IP', 0), fallback: () => 0 }),
   spec({ key: 'analytics', env: 'ANALYTICS', defaultText: 'true', description: 'Derive network analytics (block arrivals, finality: docs/analytics.md) from messages as they are stored, and summarize settled blocks; false stores messages only (the analytics routes then answer from what the tables hold)', parse: boolean('ANALYTICS'), fallback: () => true }),

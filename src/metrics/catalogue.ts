@@ -6,6 +6,7 @@ import client from 'prom-client';
 import { DROP_REASONS, IDENTITY_COLUMNS } from '../ingest/frame.js';
 import type { Database } from '../storage/database.js';
 import { readHostMemory, readHostNetwork, type HostMemory, type HostNetwork } from './host.js';
+import { QUANTILES, type ChainSeriesRead } from './chains.js';
 
 /** Connection counts of a database pool, as far as the backend knows them. */
 export interface PoolStats {
@@ -41,7 +42,37 @@ export function createMetrics() {
 
   const memory = memoize<HostMemory>(readHostMemory, 500);
   const network = memoize<HostNetwork | null>(readHostNetwork, 500);
-  const sources: { pools: Map<string, () => PoolStats> } = { pools: new Map() };
+  const sources: { pools: Map<string, () => PoolStats>; chainSeries: (() => Promise<ChainSeriesRead>) | null } = { pools: new Map(), chainSeries: null };
+  // Per-chain and per-node series: one read of the database shared by all of them (chains.ts caches it).
+  // Each scrape sets exactly the series of that read: a chain that left the top METRICS_MAX_CHAINS goes.
+  const fromDatabase = (name: string, help: string, labelNames: string[], fill: (gauge: client.Gauge, read: ChainSeriesRead) => void) =>
+    gauge(name, help, labelNames, async function () {
+      if (sources.chainSeries === null) return;
+      const read = await sources.chainSeries();
+      this.reset();
+      fill(this, read);
+    });
+  const perChain = (name: string, help: string, value: (c: ChainSeriesRead['chains'][number]) => number | null) =>
+    fromDatabase(name, help, ['chain', 'genesis_hash'], (g, read) => {
+      for (const c of read.chains) {
+        const v = value(c);
+        if (v !== null) g.set(c.labels, v);
+      }
+    });
+  const perChainQuantiles = (name: string, help: string, value: (c: ChainSeriesRead['chains'][number]) => Record<(typeof QUANTILES)[number], number | null>) =>
+    fromDatabase(name, help, ['chain', 'genesis_hash', 'quantile'], (g, read) => {
+      for (const c of read.chains) {
+        const values = value(c);
+        for (const q of QUANTILES) if (values[q] !== null) g.set({ ...c.labels, quantile: q }, values[q] as number);
+      }
+    });
+  const perNode = (name: string, help: string, value: (n: ChainSeriesRead['nodes'][number]) => number | null) =>
+    fromDatabase(name, help, ['chain', 'genesis_hash', 'peer_id', 'name'], (g, read) => {
+      for (const n of read.nodes) {
+        const v = value(n);
+        if (v !== null) g.set(n.labels, v);
+      }
+    });
   // Host byte totals are counters: each scrape adds what the kernel counted since the previous one.
   const lastNetwork = { received: 0, sent: 0 };
   const networkCounter = (name: string, help: string, field: keyof HostNetwork) =>
@@ -132,6 +163,26 @@ export function createMetrics() {
     analyticsFacts: counter('tetcore_analytics_facts_total', 'Facts derived from stored messages and written with them, by kind (arrival, finality)', ['kind']),
     analyticsSummaryRuns: counter('tetcore_analytics_summary_runs_total', 'Runs of the block summary job, by outcome (ok, skipped: another server holds the lock, failed)', ['outcome']),
     analyticsBlocksSummarized: counter('tetcore_analytics_blocks_summarized_total', 'Blocks whose figures the summary job stored'),
+    // Per chain, from the database (docs/analytics.md#prometheus-series): the same values as GET /chains.
+    databaseUp: fromDatabase('tetcore_database_up', '1 when the database answered the latest read of the per-chain series (at most 5 s old), 0 when it failed or did not answer in time', [], (g, read) => {
+      g.set(read.ok ? 1 : 0);
+    }),
+    chainNodesConnected: perChain('tetcore_chain_nodes_connected', 'Nodes (peer ids) of the chain with a connection open now, on any server (GET /chains nodes_connected)', (c) => c.nodesConnected),
+    chainBestHeight: perChain('tetcore_chain_best_height', 'Highest block height any node of the chain imported (GET /chains best_height)', (c) => c.bestHeight),
+    chainFinalizedHeight: perChain('tetcore_chain_finalized_height', 'Highest finalized height any node of the chain reported (GET /chains finalized_height)', (c) => c.finalizedHeight),
+    chainBlockTime: perChain('tetcore_chain_block_time_seconds', 'Mean block time over the last 50 blocks (GET /chains avg_block_time_ms)', (c) => c.blockTimeS),
+    chainPropagation: perChainQuantiles('tetcore_chain_block_propagation_seconds', 'Nearest-rank quantiles of the propagation delays of the last 50 blocks (catch-up imports left out; 0.9 is GET /chains propagation_p90_ms)', (c) => c.propagationS),
+    chainTimeToFinality: perChainQuantiles('tetcore_chain_time_to_finality_seconds', 'Nearest-rank quantiles of the times to finality of the finalized ones of the last 50 blocks (time_to_finality_ms of GET /chains/{chain}/blocks)', (c) => c.timeToFinalityS),
+    chainsNotExported: fromDatabase('tetcore_chains_not_exported', 'Chains left out of the tetcore_chain_* series by METRICS_MAX_CHAINS (those with the fewest connected nodes)', [], (g, read) => {
+      if (read.ok) g.set(read.chainsNotExported);
+    }),
+    nodeBestHeight: perNode('tetcore_node_best_height', 'Height of the latest block the node imported (METRICS_PER_NODE)', (n) => n.bestHeight),
+    nodeFinalizedHeight: perNode('tetcore_node_finalized_height', 'Highest finalized height the node reported (METRICS_PER_NODE)', (n) => n.finalizedHeight),
+    nodePeers: perNode('tetcore_node_peers', 'Peers of the node in its latest system.interval (METRICS_PER_NODE)', (n) => n.peers),
+    nodeLastPropagation: perNode('tetcore_node_block_propagation_seconds', 'Delay of the node\'s latest (not catch-up) import after that block\'s first seen (METRICS_PER_NODE)', (n) => n.lastPropagationS),
+    nodesNotExported: fromDatabase('tetcore_nodes_not_exported', 'Connected nodes of the exported chains left out of the tetcore_node_* series by METRICS_MAX_NODES (METRICS_PER_NODE)', [], (g, read) => {
+      if (read.ok && read.perNode) g.set(read.nodesNotExported);
+    }),
     /** Where scrape-time values come from; set by attachDatabase. */
     sources,
   };

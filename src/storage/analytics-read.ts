@@ -335,3 +335,51 @@ export async function nodePropagation(db: Queryable, peerId: string, start: stri
   );
   return result.rows[0];
 }
+
+export interface NodeHeadRow {
+  peer_id: string;
+  name: string | null;
+  chain: string;
+  genesis_hash: string | null;
+  /** Height of the node's latest import (its best block as it last reported it). */
+  best_height: number | null;
+  /** Its highest finalized height reported (the latest rise: reports only ever rise per connection). */
+  finalized_height: number | null;
+  /** `peers` of its latest system.interval that carried a count (a number or a decimal string). */
+  peers: number | null;
+  /** Delay of its latest import that is not catch-up after that block's first seen, in whole ms. */
+  last_propagation_ms: number | null;
+  /** Nodes that matched, before `limit` (the same on every row). */
+  total: number;
+}
+
+/**
+ * The nodes connected now (as listChains counts them: an open connection refreshed within
+ * `connectedWindowS`) of the given chains, each as its latest such connection, ordered by peer id, at
+ * most `limit`: each figure reads one index entry or a few (the latest rows of that connection).
+ */
+export async function nodeHeads(db: Queryable, chains: Array<{ chain: string; genesis_hash: string | null }>, connectedWindowS: number, limit: number): Promise<NodeHeadRow[]> {
+  if (chains.length === 0 || limit <= 0) return [];
+  const result = await db.query<NodeHeadRow>(
+    `WITH live AS (
+       SELECT DISTINCT ON (pc.peer_id) pc.id, pc.peer_id, pc.name, pc.chain, pc.genesis_hash
+         FROM peer_connections pc
+         JOIN unnest($1::text[], $2::text[]) k(chain, genesis_hash) ON pc.chain = k.chain AND pc.genesis_hash IS NOT DISTINCT FROM k.genesis_hash
+        WHERE pc.peer_id IS NOT NULL AND pc.disconnected_at IS NULL AND pc.last_seen > ${NOW_UTC} - make_interval(secs => $3)
+        ORDER BY pc.peer_id, pc.created_at DESC, pc.id DESC
+     ), page AS (
+       SELECT live.*, count(*) OVER ()::int4 AS total FROM live ORDER BY peer_id LIMIT $4
+     )
+     SELECT p.peer_id, p.name, p.chain, p.genesis_hash, p.total,
+            (SELECT a.height FROM block_arrivals a WHERE a.peer_connection_id = p.id ORDER BY a.received_at DESC, a.height DESC LIMIT 1) AS best_height,
+            (SELECT f.height FROM finality_reports f WHERE f.peer_connection_id = p.id ORDER BY f.received_at DESC, f.height DESC LIMIT 1) AS finalized_height,
+            (SELECT CASE WHEN s.logs->>'peers' ~ '^[0-9]{1,9}$' THEN (s.logs->>'peers')::int4 END FROM substrate_logs s
+              WHERE s.peer_connection_id = p.id AND s.msg = 'system.interval' AND s.logs ? 'peers' ORDER BY s.created_at DESC LIMIT 1) AS peers,
+            (SELECT round(extract(epoch FROM a.received_at - b.first_seen_at) * 1000)::int4
+               FROM block_arrivals a JOIN blocks b ON b.chain_id = a.chain_id AND b.height = a.height AND b.hash = a.hash
+              WHERE a.peer_connection_id = p.id AND NOT a.catch_up ORDER BY a.received_at DESC LIMIT 1) AS last_propagation_ms
+       FROM page p ORDER BY p.peer_id`,
+    [chains.map((c) => c.chain), chains.map((c) => c.genesis_hash), connectedWindowS, limit],
+  );
+  return result.rows;
+}
