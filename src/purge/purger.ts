@@ -285,6 +285,6 @@ export class Purger {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
     if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
     this.stopping.abort();
-    await Promise.all([this.purgeRun, this.maintenanceRun].map((run) => run?.catch(() => {})));
+    await Promise.all([this.purgeRun, this.maintenanceRun].map((run) => run?.catch(() => {}) ?? Promise.resolve()));
   }
 }

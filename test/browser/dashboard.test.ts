@@ -90,7 +90,7 @@ describe('dashboards in chromium', () => {
 
   const points = (page: Page, selector: string) => page.$eval(selector, (e) => Number((e as HTMLElement).dataset.points ?? 0));
   async function pointsAtLeast(page: Page, selector: string, n: number): Promise<number> {
-    await page.waitForFunction(([s, min]) => Number((document.querySelector(s as string) as HTMLElement | null)?.dataset.points ?? 0) >= (min as number), [selector, n] as const, { timeout: 15_000 });
+    await page.waitForFunction<boolean, [string, number]>(([s, min]) => Number(document.querySelector<HTMLElement>(s)?.dataset.points ?? 0) >= min, [selector, n], { timeout: 15_000 });
     return points(page, selector);
   }
 

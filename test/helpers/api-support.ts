@@ -67,7 +67,7 @@ export interface ApiResponse<T = unknown> {
 export async function api<T = any>(server: TestServer, path: string, init?: RequestInit): Promise<ApiResponse<T>> {
   const response = await fetch(server.httpUrl(path), init);
   const text = await response.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {

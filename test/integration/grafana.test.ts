@@ -122,7 +122,7 @@ describe('Grafana dashboards against PostgreSQL', () => {
       try {
         rows = (await server.db.query<Record<string, unknown>>(sql)).rows;
       } catch (error) {
-        throw new Error(`panel "${panel.title}" failed: ${(error as Error).message}\n${sql}`);
+        throw new Error(`panel "${panel.title}" failed: ${(error as Error).message}\n${sql}`, { cause: error });
       }
       assert.ok(rows.length > 0, `panel "${panel.title}" returned no rows`);
       if (target.format === 'time_series') {

@@ -11,7 +11,6 @@ import { connectNode, v1Messages, v2SessionFrames } from '../helpers/fixtures.js
 import { parseSettings, type Settings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/config/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import type { Database } from '../../src/storage/database.js';
 import { Collector } from '../helpers/log-collector.js';
 
 const TOKEN = 'tok-0123456789-abcdefghij';
@@ -30,7 +29,7 @@ async function startLoggedServer(backend: TestBackend, env: Record<string, strin
   const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LOG_FORMAT: 'json', DB_SAVE_LATENCY_MS: '20', ...env, ...(url ? { DATABASE_URL: url } : {}) });
   if (created.url) await created.db.close();
   const out = new Collector();
-  const server = await startServer(settings, createLogger(settings, out), created.url ? {} : { db: created.db as Database });
+  const server = await startServer(settings, createLogger(settings, out), created.url ? {} : { db: created.db });
   return {
     server,
     settings,
@@ -59,7 +58,7 @@ for (const backend of BACKENDS) {
 
     it('logs each node connect at info once identified, and its disconnect, with name, peer id, address and endpoint', async () => {
       const frames = v2SessionFrames();
-      const identity = JSON.parse(frames[0]!).payload;
+      const identity = JSON.parse(frames[0]).payload;
       const node = await connectNode(`ws://127.0.0.1:${logged.server.port}/`);
       await node.send(...frames);
       const connected = await waitFor(() => logged.out.entries().find((e) => e.msg === 'node connected' && e.peerId === identity.network_id), 'the connect line');

@@ -23,7 +23,7 @@ function oneLine(stderr: string): string {
   const lines = stderr.split('\n').filter((line) => line.trim() !== '');
   assert.equal(lines.length, 1, `one line expected, got:\n${stderr}`);
   assert.doesNotMatch(stderr, /^\s+at /m);
-  return lines[0]!;
+  return lines[0];
 }
 
 async function listening(server: net.Server): Promise<number> {
@@ -91,6 +91,6 @@ describe('simulator command line: --v1 against a real server', () => {
     assert.equal(result.code, 0, result.stderr);
     const sent = Number(/messages sent: (\d+)/.exec(result.stdout)?.[1]);
     assert.ok(sent > 0, result.stdout);
-    await waitFor(async () => Number((await server.db.query<{ n: number }>('SELECT count(*) AS n FROM substrate_logs')).rows[0]!.n) > 0, 'messages of the replay stored');
+    await waitFor(async () => Number((await server.db.query<{ n: number }>('SELECT count(*) AS n FROM substrate_logs')).rows[0].n) > 0, 'messages of the replay stored');
   });
 });

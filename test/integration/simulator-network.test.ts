@@ -15,7 +15,7 @@ test('verbosity 9: each reported import comes with babe.checked_and_importing an
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
   const frames: Array<{ payload: Record<string, unknown> }> = [];
-  wss.on('connection', (socket) => socket.on('message', (data) => frames.push(JSON.parse(String(data)))));
+  wss.on('connection', (socket) => socket.on('message', (data) => frames.push(JSON.parse((data as Buffer).toString()))));
   try {
     const simulation = await runSimulation({
       url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, nodes: 1, verbosity: 9, blockTimeS: 0.5, timeScale: 10,
@@ -26,11 +26,11 @@ test('verbosity 9: each reported import comes with babe.checked_and_importing an
     await waitFor(() => frames.length === stats.sent, 'every frame sent to arrive');
     const msgs = frames.map((f) => f.payload.msg);
     const imports = frames.filter((f) => f.payload.msg === 'block.import');
-    assert.deepEqual(imports.map((f) => [f.payload.height, f.payload.best]), simulation.truth()!.nodes[0]!.block_imports.map((i) => [i.height, i.hash]));
+    assert.deepEqual(imports.map((f) => [f.payload.height, f.payload.best]), simulation.truth()!.nodes[0].block_imports.map((i) => [i.height, i.hash]));
     const spans = frames.filter((f) => f.payload.msg === 'tracing.profiling').map((f) => f.payload);
     assert.equal(spans.length, 2 * imports.length);
     for (let i = 0; i < spans.length; i += 2) {
-      const [parent, child] = [spans[i]!, spans[i + 1]!];
+      const [parent, child] = [spans[i], spans[i + 1]];
       assert.deepEqual([parent.name, parent.parent_id, child.name, child.parent_id], ['import_block', null, 'execute_block', parent.id]);
       assert.ok(typeof parent.time === 'number' && typeof child.time === 'number' && typeof parent.target === 'string');
     }
@@ -108,7 +108,7 @@ for (const backend of BACKENDS) {
         // created_at is the frame's ts (the simulator's clock): sent_at is the same instant to the ms.
         const sent = [...node.block_imports, ...node.finalized].map((r) => Date.parse(r.sent_at));
         const got = [...imports, ...finalized].map((row) => utcMs(row.created_at));
-        sent.forEach((ms, i) => assert.ok(Math.abs(got[i]! - ms) <= 50, `${node.name}: sent ${ms}, stored ${got[i]}`));
+        sent.forEach((ms, i) => assert.ok(Math.abs(got[i] - ms) <= 50, `${node.name}: sent ${ms}, stored ${got[i]}`));
 
       }
       // One server connection row per session that announced the node (identities are written a little later than messages).
@@ -184,6 +184,6 @@ function checkTruthIsCoherent(truth: GroundTruth): void {
     for (const session of node.sessions) {
       assert.ok(session.disconnected_at !== null && session.connected_at <= session.disconnected_at);
     }
-    for (let i = 1; i < node.sessions.length; i++) assert.ok(node.sessions[i - 1]!.disconnected_at! <= node.sessions[i]!.connected_at);
+    for (let i = 1; i < node.sessions.length; i++) assert.ok(node.sessions[i - 1].disconnected_at! <= node.sessions[i].connected_at);
   }
 }

@@ -31,7 +31,7 @@ async function startServer(onFrame: (connection: ServerConnection) => void) {
       connection.frames.push({ binary, text });
       const parsed = JSON.parse(text);
       if (parsed.payload?.msg === 'system.connected') {
-        connection.networkIds.set(/^\{"id":(\d+),/.exec(text)![1]!, parsed.payload.network_id);
+        connection.networkIds.set(/^\{"id":(\d+),/.exec(text)![1], parsed.payload.network_id);
       }
       if (connection.frames.length === 1) socket.ping(); // a real node will never answer this
       onFrame(connection);
@@ -58,7 +58,7 @@ function receivedCounts(connections: ServerConnection[]): Map<string, Record<str
   const counts = new Map<string, Record<string, number>>();
   for (const connection of connections) {
     for (const { text } of connection.frames) {
-      const networkId = connection.networkIds.get(/^\{"id":(\d+),/.exec(text)![1]!)!;
+      const networkId = connection.networkIds.get(/^\{"id":(\d+),/.exec(text)![1])!;
       const msg: string = JSON.parse(text).payload.msg;
       const perType = counts.get(networkId) ?? {};
       perType[msg] = (perType[msg] ?? 0) + 1;
@@ -104,7 +104,7 @@ test('end to end: binary frames, system.connected first, no pong, reconnect re-a
   const connectionsOf = (networkId: string) => server.connections.filter((c) => [...c.networkIds.values()].includes(networkId));
   await waitFor(() => records.every((record) => {
     const connections = connectionsOf(record.networkId);
-    return connections.length >= 2 && connections[connections.length - 1]!.frames.length >= 10;
+    return connections.length >= 2 && connections[connections.length - 1].frames.length >= 10;
   }), 'every node to reconnect and send again');
   await stopAndCompare(simulation, server.connections);
 
@@ -138,7 +138,7 @@ test('end to end, polite mode: pings are answered and records still match', asyn
   const simulation = await runSimulation({ url: server.url, nodes: 1, polite: true, timeScale: 20, networkStateKb: 2, seed: 'polite' });
   await waitFor(() => server.connections.some((connection) => connection.pongs > 0), 'a pong');
   await stopAndCompare(simulation, server.connections);
-  const first = JSON.parse(server.connections[0]!.frames[0]!.text);
+  const first = JSON.parse(server.connections[0].frames[0].text);
   assert.equal(first.payload.msg, 'system.connected');
   assert.deepEqual(Object.keys(first), ['id', 'payload', 'ts']);
 });

@@ -92,13 +92,13 @@ describe('start-up failures', () => {
     const quiet = await runServer({ DATA_DIR: path.join(aFile, 'data') });
     assert.equal(quiet.code, 1);
     const [line, ...rest] = lines(quiet.stderr);
-    assert.match(line!, /^tetcore-analytics: the embedded database in .*a-file\/data \(DATA_DIR\) could not be opened: ENOTDIR/);
+    assert.match(line, /^tetcore-analytics: the embedded database in .*a-file\/data \(DATA_DIR\) could not be opened: ENOTDIR/);
     assert.deepEqual(rest, []);
     assert.doesNotMatch(quiet.stdout + quiet.stderr, STACK_LINE);
 
     const verbose = await runServer({ DATA_DIR: path.join(aFile, 'data'), LOG_LEVEL: 'debug' });
     assert.equal(verbose.code, 1);
-    assert.match(lines(verbose.stderr)[0]!, /could not be opened: ENOTDIR/);
+    assert.match(lines(verbose.stderr)[0], /could not be opened: ENOTDIR/);
     assert.match(verbose.stderr, STACK_LINE);
   });
 

@@ -33,7 +33,7 @@ function recording(db: Database) {
         exec: tx.exec.bind(tx),
         copyText: (table, columns, payload) => {
           const lines = payload.split('\n').filter((l) => l !== '');
-          batches.push({ rows: lines.length, bytes: lines.reduce((n, l) => n + l.split('\t')[1]!.length, 0) });
+          batches.push({ rows: lines.length, bytes: lines.reduce((n, l) => n + l.split('\t')[1].length, 0) });
           return tx.copyText(table, columns, payload);
         },
       }),
@@ -64,7 +64,7 @@ for (const backend of BACKENDS) {
         writer.enqueue(node, { createdAt: '2021-06-23 01:02:03.000000', logs, msg: 'system.network_state' });
       }
       await writer.drain(30_000);
-      const stored = (await created.db.query<{ n: number; distinct: number }>(`SELECT count(*)::int AS n, count(DISTINCT logs->>'n')::int AS distinct FROM substrate_logs WHERE peer_connection_id = $1`, [id])).rows[0]!;
+      const stored = (await created.db.query<{ n: number; distinct: number }>(`SELECT count(*)::int AS n, count(DISTINCT logs->>'n')::int AS distinct FROM substrate_logs WHERE peer_connection_id = $1`, [id])).rows[0];
       assert.deepEqual(stored, { n: 40, distinct: 40 });
       assert.equal(batches.reduce((n, b) => n + b.rows, 0), 40);
       assert.ok(batches.length >= 5, `${batches.length} batches`);

@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMPOSE_DIR = path.join(ROOT, 'deploy/compose');
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
-type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Any = Record<string, any>;
 const compose: Any = parse(read('deploy/compose/compose.yml'));
 const prometheus: Any = parse(read('deploy/prometheus/prometheus.yml'));
 const datasources: Any = parse(read('deploy/compose/grafana/provisioning/datasources/tetcore-analytics.yml'));

@@ -12,7 +12,7 @@ const NO_SECRETS = {};
 const DATABASE_URL = 'postgres://tetcore:s3cr3t-password@db.internal:5432/tetcore_analytics';
 const API_TOKEN = 'token-0123456789abcdef';
 
-type Manifest = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Manifest = Record<string, any>;
 
 function manifests(values: unknown, env: Record<string, string> = NO_SECRETS): Manifest[] {
   return parseManifests(render(values, env));

@@ -24,7 +24,7 @@ function slug(heading: string): string {
 
 function anchors(doc: string): Set<string> {
   const text = readFileSync(path.join(ROOT, 'docs', doc), 'utf8');
-  return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+  return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1])));
 }
 
 const sources = SCANNED.flatMap(files).filter((file) => /\.(ts|js|md|json|html|css|sql|sh)$|\/run$/.test(file) && file !== 'test/unit/docs.test.ts');
@@ -40,7 +40,7 @@ test('every docs/<doc>.md#<section> citation names an existing heading', () => {
     for (const match of text.matchAll(pattern)) {
       const doc = match[1] ?? path.basename(file);
       citations++;
-      if (!known.get(doc)?.has(match[2]!)) broken.push(`${file}: ${doc}#${match[2]}`);
+      if (!known.get(doc)?.has(match[2])) broken.push(`${file}: ${doc}#${match[2]}`);
     }
   }
   assert.deepEqual(broken, []);

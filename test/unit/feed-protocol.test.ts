@@ -34,7 +34,7 @@ describe('feed protocol: client requests', () => {
   });
 
   it('answers invalid requests with the reference error texts, in the reference order', () => {
-    const cases: Array<[Record<string, unknown> | unknown, string]> = [
+    const cases: Array<[unknown, string]> = [
       [{}, '`peer_id` not found'],
       [[1, 2], '`peer_id` not found'],
       [{ ...base, peer_id: 7 }, '`peer_id` not found'],

@@ -32,7 +32,7 @@ describe('the masker', () => {
     const out = new Collector();
     createLogger({ logLevel: 'info', logFormat: 'pretty', apiToken: TOKEN, databaseUrl: null }, out).info({ url: `/x?access_token=${TOKEN}` }, 'hello');
     assert.equal(out.lines.length, 1);
-    assert.match(out.lines[0]!, /^\[[^\]]+\] INFO: hello \{"url":"\/x\?access_token=\*\*\*"\}$/);
+    assert.match(out.lines[0], /^\[[^\]]+\] INFO: hello \{"url":"\/x\?access_token=\*\*\*"\}$/);
   });
 });
 
@@ -49,7 +49,7 @@ describe('connection log folding', () => {
       connections.identified(socket, node);
       connections.identified(socket, node); // a later identity change is not a second connect
     });
-    connections.closed(sockets[0]!, 1006);
+    connections.closed(sockets[0], 1006);
     assert.deepEqual(out.entries().map((e) => e.name), ['node-0', 'node-1', 'node-2']);
     connections.flush();
     const folded = out.entries().at(-1)!;

@@ -16,5 +16,5 @@ test('the replay data holds every captured message with its keys in the captured
   const replay = loadV1Fixture();
   assert.equal(replay.length, 16);
   assert.deepEqual(replay, capture);
-  for (let i = 0; i < capture.length; i++) assert.deepEqual(Object.keys(replay[i]!), Object.keys(capture[i]!));
+  for (let i = 0; i < capture.length; i++) assert.deepEqual(Object.keys(replay[i]), Object.keys(capture[i]));
 });

@@ -57,7 +57,7 @@ describe('network model', () => {
       assert.match(block.hash, /^0x[0-9a-f]{64}$/);
     }
     for (const events of all) {
-      for (let i = 1; i < events.length; i++) assert.ok(events[i]!.at >= events[i - 1]!.at, 'events in time order');
+      for (let i = 1; i < events.length; i++) assert.ok(events[i].at >= events[i - 1].at, 'events in time order');
     }
   });
 
@@ -79,7 +79,7 @@ describe('network model', () => {
         const sent = isFork ? block.fork!.producedAt : block.producedAt;
         const delay = event.at - sent;
         if (reorg) {
-          const gap = event.at - previous!.at;
+          const gap = event.at - previous.at;
           assert.ok(gap >= 0.1 * 500 && gap <= 0.3 * 500, `re-org ${gap} ms after the fork block`);
         } else {
           // Waiting for the parent (or for the end of a sync) only ever makes an import later.
@@ -144,10 +144,10 @@ describe('network model', () => {
     let reported = 0;
     all.forEach((events, node) => {
       for (let i = 0; i < events.length; i++) {
-        const event = events[i]!;
+        const event = events[i];
         if (event.kind !== 'offline') continue;
         outages++;
-        const online = events[i + 1]!;
+        const online = events[i + 1];
         assert.equal(online.kind, 'online', 'offline is followed by online');
         const period = Math.floor(event.at / BASE.churnPeriodMs!);
         const outage = model.outage(model.socketOf(node), period)!;
@@ -191,14 +191,14 @@ describe('network model', () => {
     for (const node of syncing) {
       const start = model.initialState(node).bestHeight;
       assert.ok(start >= 1000 - 60 && start <= 1000 - 20, `starts at ${start}`);
-      const events = all[node]!;
+      const events = all[node];
       const firstBroadcast = events.findIndex((e) => e.kind === 'import' && e.origin !== 'NetworkInitialSync');
       assert.ok(firstBroadcast > 0, 'caught up within the horizon');
       const sync = events.slice(0, firstBroadcast).filter((e): e is Import => e.kind === 'import');
       assert.deepEqual(sync.map((e) => e.height), sync.map((_, i) => start + 1 + i), 'every block in turn');
       assert.ok(sync.every((e) => e.origin === 'NetworkInitialSync' && e.hash === model.block(e.height).hash));
-      const tip = model.tipAt(sync[sync.length - 1]!.at);
-      assert.ok(sync[sync.length - 1]!.height >= tip - 1, 'synced up to the tip');
+      const tip = model.tipAt(sync[sync.length - 1].at);
+      assert.ok(sync[sync.length - 1].height >= tip - 1, 'synced up to the tip');
     }
   });
 

@@ -129,7 +129,7 @@ test('system.network_state hits its target size (±10 %) with the tetcore struct
     assert.deepEqual(Object.keys(state.peerset.sets[1].nodes), connected);
     const node = Object.values(state.peerset.sets[0].nodes)[0] as Record<string, unknown>;
     assert.deepEqual(Object.keys(node), ['connected', 'reputation']);
-    const firstPeer = state.connectedPeers[connected[0]!];
+    const firstPeer = state.connectedPeers[connected[0]];
     assert.deepEqual(Object.keys(firstPeer), ['endpoint', 'knownAddresses', 'latestPingTime', 'versionString']);
   }
 });
@@ -139,7 +139,7 @@ test('fixtureToV2 applies the transform of docs/wire-protocol.md#the-2020-captur
   assert.equal(fixture.length, 16);
   const frames = fixtureToV2Parsed(fixture);
   assert.equal(frames[0]!.payload.msg, 'system.connected');
-  assert.deepEqual(Object.keys(frames[0]!), ['id', 'payload', 'ts']);
+  assert.deepEqual(Object.keys(frames[0]), ['id', 'payload', 'ts']);
   for (const frame of frames.slice(1)) assert.deepEqual(Object.keys(frame), ['id', 'ts', 'payload']);
   const types = frames.map((frame) => frame.payload.msg);
   assert.ok(!types.includes('afg.finalized'));
@@ -157,7 +157,7 @@ test('fixtureToV2 applies the transform of docs/wire-protocol.md#the-2020-captur
   assert.ok(state.peerset.sets[0].nodes);
   assert.equal(state.peerset.nodes, undefined);
   assert.equal(state.averageDownloadPerSec, undefined);
-  for (const peer of Object.values(state.connectedPeers) as Array<Record<string, unknown>>) {
+  for (const peer of Object.values<Record<string, unknown>>(state.connectedPeers)) {
     assert.ok(!('enabled' in peer) && !('open' in peer));
   }
   assert.equal(frames[0]!.payload.network_id, state.peerId);
