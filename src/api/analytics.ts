@@ -7,7 +7,7 @@ import type { Queryable } from '../storage/database.js';
 import { genesisHashesOf, peerKnown } from '../storage/analytics-read.js';
 import { blockList, chainsOverview, finalityReport, nodeHistory, propagationReport, NODE_SORTS, type ChainSelection } from '../analytics/reports.js';
 import { ErrorBody, Limit, Nullable, PeerId, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
-import { formatEpochMs, formatTimestamp, parseTime } from './time.js';
+import { formatEpochMs, formatTimestamp, parseTime } from '../domain/time.js';
 import { ApiError, notFound } from './errors.js';
 import { CONNECTED_WINDOW_S } from './nodes.js';
 

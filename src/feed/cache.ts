@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
 import { type FeedKey, keyId } from './protocol.js';
 import type { FeedRow } from './queries.js';
-import { parseDbTimestamp, formatTimestamp } from './time.js';
+import { parseDbTimestamp, formatEpochUs } from '../domain/time.js';
 
 export interface CachedRecord {
   id: number;
@@ -121,7 +121,7 @@ class Entry implements CacheView {
 
 function toRecord(row: FeedRow): CachedRecord {
   const createdAtUs = parseDbTimestamp(row.created_at);
-  const createdAt = `"created_at":"${formatTimestamp(createdAtUs)}"`;
+  const createdAt = `"created_at":"${formatEpochUs(createdAtUs)}"`;
   const body = row.data.trim();
   const json = body === '{}' ? `{${createdAt}}` : `${body.slice(0, body.lastIndexOf('}'))}, ${createdAt}}`;
   let parsed: Record<string, unknown> | null = null;

@@ -26,8 +26,8 @@ import {
   setPurgeSession,
   detachState,
   tryPurgeLock,
-  utcText,
 } from '../storage/partitions.js';
+import { utcText } from '../domain/time.js';
 import { deleteOrphanConnections } from '../storage/peer-connections.js';
 import { purgeBatchMarkers } from '../storage/ingest-batches.js';
 import { purgeAnalyticsBefore } from '../storage/analytics-write.js';

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { FeedCache, IDLE_GRACE_MS, type CacheListener, type CacheOptions, type CachedRecord, type FeedRowSource } from '../../src/feed/cache.js';
 import type { FeedKey } from '../../src/feed/protocol.js';
 import type { FeedRow } from '../../src/feed/queries.js';
-import { toDbTimestamp } from '../../src/feed/time.js';
+import { toDbTimestamp } from '../../src/domain/time.js';
 import { createMetrics } from '../../src/metrics/catalogue.js';
 
 const T0 = Date.UTC(2024, 2, 10, 5, 0, 0);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseRequest, ERRORS, encodeData, keyId } from '../../src/feed/protocol.js';
-import { parseClientTimestamp, parseDbTimestamp, formatTimestamp, toDbTimestamp } from '../../src/feed/time.js';
+import { parseClientTimestamp, parseDbTimestamp, formatEpochUs, toDbTimestamp } from '../../src/domain/time.js';
 import { Aggregator, aggregateValues, numericValue, type AggregatableRecord } from '../../src/feed/aggregate.js';
 
 const base = { peer_id: 'Qm1', msg: 'tracing.profiling', interest: 'subscribe', start_time: '2021-06-23T01:02:03.456' };
@@ -84,10 +84,10 @@ describe('feed protocol: client requests', () => {
 
 describe('feed timestamps', () => {
   it('formats like the reference: no fraction, 3 or 6 digits', () => {
-    assert.equal(formatTimestamp(parseDbTimestamp('2019-10-28 14:05:27')), '2019-10-28T14:05:27');
-    assert.equal(formatTimestamp(parseDbTimestamp('2019-10-28 14:05:27.5')), '2019-10-28T14:05:27.500');
-    assert.equal(formatTimestamp(parseDbTimestamp('2020-02-14 16:59:34.691495')), '2020-02-14T16:59:34.691495');
-    assert.equal(formatTimestamp(parseDbTimestamp('1969-12-31 23:59:59.999999')), '1969-12-31T23:59:59.999999');
+    assert.equal(formatEpochUs(parseDbTimestamp('2019-10-28 14:05:27')), '2019-10-28T14:05:27');
+    assert.equal(formatEpochUs(parseDbTimestamp('2019-10-28 14:05:27.5')), '2019-10-28T14:05:27.500');
+    assert.equal(formatEpochUs(parseDbTimestamp('2020-02-14 16:59:34.691495')), '2020-02-14T16:59:34.691495');
+    assert.equal(formatEpochUs(parseDbTimestamp('1969-12-31 23:59:59.999999')), '1969-12-31T23:59:59.999999');
     assert.equal(toDbTimestamp(parseDbTimestamp('2020-02-14 16:59:34.691495')), '2020-02-14 16:59:34.691495');
   });
 
@@ -101,7 +101,7 @@ describe('feed timestamps', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: -30_000_000_000_000_000n, max: 7_000_000_000_000_000n }).map(Number), (us) => {
         assert.equal(parseDbTimestamp(toDbTimestamp(us)), us);
-        assert.equal(parseClientTimestamp(formatTimestamp(us)), us);
+        assert.equal(parseClientTimestamp(formatEpochUs(us)), us);
       }),
     );
   });

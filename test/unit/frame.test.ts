@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFrame, IDENTITY_LIMITS, IDENTITY_COLUMNS } from '../../src/ingest/frame.js';
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from '../../src/json-depth.js';
-import { rfc3339ToUtc, tsToUtc } from '../../src/ingest/timestamp.js';
+import { rfc3339ToUtc, tsToUtc } from '../../src/domain/time.js';
 import { jsonbSafe, topLevelMembers } from '../../src/ingest/json-text.js';
 import { copyEscape, encodeCopyRows } from '../../src/storage/substrate-logs.js';
 import { v1Messages, v2SessionFrames } from '../helpers/fixtures.js';

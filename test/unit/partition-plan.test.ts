@@ -3,7 +3,8 @@
 // databases is in test/integration/partitions.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { expiredPartitions, gapBelow, partitionName, plannedRanges, utcText, type Partition, type Range } from '../../src/storage/partitions.js';
+import { expiredPartitions, gapBelow, partitionName, plannedRanges, type Partition, type Range } from '../../src/storage/partitions.js';
+import { utcText } from '../../src/domain/time.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

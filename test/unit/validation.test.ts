@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { expectedOf, validatorCompiler, TIME_FORMAT } from '../../src/api/validation.js';
 import { ApiError } from '../../src/api/errors.js';
-import { TIME_EXPECTED } from '../../src/api/time.js';
+import { TIME_EXPECTED } from '../../src/domain/time.js';
 
 type Validate = (data: unknown) => { value?: unknown; error?: Error };
 
