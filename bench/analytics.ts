@@ -59,7 +59,7 @@ const { values: args } = parseArgs({
 const NODES = Number(args.nodes);
 const BLOCKS = Number(args.blocks);
 const REQUESTS = Number(args.requests);
-const skip = new Set((args.skip as string).split(',').filter(Boolean));
+const skip = new Set((args.skip).split(',').filter(Boolean));
 const CHAIN = 'Bench Testnet';
 const GENESIS = '0x' + 'be'.repeat(32);
 const BLOCK_MS = 6000;
@@ -157,7 +157,7 @@ interface RouteResult {
 }
 
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 async function measure(base: string, route: string, path: () => string, requests: number, targetMs: number | string): Promise<RouteResult> {
@@ -176,7 +176,7 @@ async function measure(base: string, route: string, path: () => string, requests
     }
   }
   times.sort((a, b) => a - b);
-  const r = { route, requests, p50Ms: round(percentile(times, 50), 1), p95Ms: round(percentile(times, 95), 1), maxMs: round(times[times.length - 1]!, 1), targetMs, bytes: Math.round(bytes / requests) };
+  const r = { route, requests, p50Ms: round(percentile(times, 50), 1), p95Ms: round(percentile(times, 95), 1), maxMs: round(times[times.length - 1], 1), targetMs, bytes: Math.round(bytes / requests) };
   log(`${route.padEnd(60)} p50 ${String(r.p50Ms).padStart(8)} ms   p95 ${String(r.p95Ms).padStart(8)} ms   max ${String(r.maxMs).padStart(8)} ms   (target p95 ${targetMs} ms)`);
   return r;
 }
@@ -190,14 +190,14 @@ async function measureCall(what: string, call: () => Promise<unknown>, requests:
     if (n >= Math.min(10, requests)) times.push(Number(process.hrtime.bigint() - started) / 1e6);
   }
   times.sort((a, b) => a - b);
-  const r = { route: what, requests, p50Ms: round(percentile(times, 50), 1), p95Ms: round(percentile(times, 95), 1), maxMs: round(times[times.length - 1]!, 1), targetMs: '< 4000 (timeout)', bytes: 0 };
+  const r = { route: what, requests, p50Ms: round(percentile(times, 50), 1), p95Ms: round(percentile(times, 95), 1), maxMs: round(times[times.length - 1], 1), targetMs: '< 4000 (timeout)', bytes: 0 };
   log(`${what.padEnd(60)} p50 ${String(r.p50Ms).padStart(8)} ms   p95 ${String(r.p95Ms).padStart(8)} ms   max ${String(r.maxMs).padStart(8)} ms`);
   return r;
 }
 
 async function routes(): Promise<Record<string, unknown>> {
   const created = args.url ? null : await createPostgresDatabase();
-  const url = (args.url as string | undefined) ?? (created as { url: string }).url;
+  const url = (args.url) ?? (created as { url: string }).url;
   const out: Record<string, unknown> = { scale: { nodes: NODES, blocks: BLOCKS, arrivals: NODES * BLOCKS } };
   try {
     const db = new PostgresDatabase({ url, poolSize: 2, maxWriters: 1 });
@@ -327,7 +327,7 @@ async function rebuild(): Promise<Record<string, unknown>> {
 
 async function ingest(): Promise<Record<string, unknown>> {
   if (!args['no-build']) build();
-  const common = Object.fromEntries((args['ingest-env'] as string[]).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+  const common = Object.fromEntries((args['ingest-env']).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
   const variants = [
     { name: 'ANALYTICS=true', env: { ...common, ANALYTICS: 'true' } },
     { name: 'ANALYTICS=false', env: { ...common, ANALYTICS: 'false' } },
@@ -369,7 +369,7 @@ async function ingest(): Promise<Record<string, unknown>> {
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor((xs.length - 1) / 2)]!;
+  const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor((xs.length - 1) / 2)];
   const summary = variants.map((v) => {
     const mine = runs.filter((r) => r.variant === v.name);
     const out: Record<string, number | string> = { variant: v.name };

@@ -27,7 +27,7 @@ const ROWS = Number(args.rows);
 const KB = Number(args.kb);
 const CONCURRENCY = Number(args.concurrency);
 const PEER = '12D3KooWApiMemoryBench';
-const env = Object.fromEntries((args.env as string[]).map((pair) => pair.split('=', 2) as [string, string]));
+const env = Object.fromEntries((args.env).map((pair) => pair.split('=', 2) as [string, string]));
 
 /** Reads a whole answer without keeping it: status, bytes, and the next-page link. */
 async function get(url: string): Promise<{ status: number; bytes: number; next: string | null; error?: string }> {

@@ -27,7 +27,7 @@ const options = {
 
 export async function bigMessages(argv: string[]): Promise<void> {
   const { values: a } = parseArgs({ args: argv, options });
-  const env = envPairs(a.env as string[]);
+  const env = envPairs(a.env);
   const nodes = Number(a.nodes);
   const scale = Number(a['time-scale']);
   const kb = Number(a['network-state-kb']);
@@ -42,7 +42,7 @@ export async function bigMessages(argv: string[]): Promise<void> {
     warmupSeconds: Number(a.warmup) / scale + 30 / scale,
     seconds: Number(a.seconds),
     sampleSeconds: 5,
-    nodeFlags: a['node-flag'] as string[],
+    nodeFlags: a['node-flag'],
     cpuProfileDir: a.profile ? path.join(ROOT, 'bench/results/profiles') : undefined,
   });
   try {

@@ -29,11 +29,11 @@ const options = {
 
 export async function compare(argv: string[]): Promise<void> {
   const { values: a } = parseArgs({ args: argv, options });
-  const variants = (a.variant as string[]).map((text) => {
+  const variants = (a.variant).map((text) => {
     const tokens = text.split(/[\s,]+/).filter((t) => t !== '' && t !== 'defaults');
     return {
       name: tokens.length ? text : 'defaults',
-      env: { ...envPairs(a.env as string[]), ...envPairs(tokens.filter((t) => !t.startsWith('--') && !t.startsWith('@'))) },
+      env: { ...envPairs(a.env), ...envPairs(tokens.filter((t) => !t.startsWith('--') && !t.startsWith('@'))) },
       nodeFlags: tokens.filter((t) => t.startsWith('--')),
       distDir: tokens.find((t) => t.startsWith('@'))?.slice(1),
     };
@@ -80,7 +80,7 @@ export async function compare(argv: string[]): Promise<void> {
       runs.push(row);
     }
   }
-  const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor((xs.length - 1) / 2)]!;
+  const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor((xs.length - 1) / 2)];
   const summary = variants.map((v) => {
     const mine = runs.filter((r) => r.variant === v.name);
     const out: Record<string, number | string> = { variant: v.name };

@@ -27,14 +27,14 @@ const options = {
 
 export async function connections(argv: string[]): Promise<void> {
   const { values: a } = parseArgs({ args: argv, options });
-  const env = envPairs(a.env as string[]);
+  const env = envPairs(a.env);
   const nodes = Number(a.nodes);
   console.log(`connections: ${nodes} nodes at verbosity 0 (natural schedule), ${a.seconds} s after all connected + ${a.warmup} s`);
   const run = await runIngest({
     database: 'postgres',
     env,
     simulation: { nodes, verbosity: 0, networkStateKb: Number(a['network-state-kb']), rampPerSecond: Number(a.ramp) },
-    nodeFlags: a['node-flag'] as string[],
+    nodeFlags: a['node-flag'],
     cpuProfileDir: a.profile ? path.join(ROOT, 'bench/results/profiles') : undefined,
     warmupSeconds: Number(a.warmup),
     seconds: Number(a.seconds),

@@ -49,7 +49,7 @@ function realisticRows(count: number, networkStateKb: number, peers: number[]): 
               ? frame(1, ts, m.blockImport(hash(i), i, 'NetworkBroadcast'))
               : frame(1, ts, m.notifyFinalized(hash(i), i));
     const parsed = parseFrame(Buffer.from(text));
-    rows.push({ createdAt: parsed.row!.createdAt, logs: parsed.row!.logs, peerConnectionId: peers[i % peers.length]!, audit: false });
+    rows.push({ createdAt: parsed.row!.createdAt, logs: parsed.row!.logs, peerConnectionId: peers[i % peers.length], audit: false });
   }
   return rows;
 }
@@ -67,14 +67,14 @@ export function encodeCopyBinary(rows: readonly LogRow[]): Buffer {
   out.writeInt32BE(0, 15);
   let o = 19;
   for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
+    const r = rows[i];
     out.writeInt16BE(4, o);
     const [whole, fraction = '0'] = r.createdAt.split('.');
-    const us = BigInt(Date.parse(`${whole!.replace(' ', 'T')}Z`)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(0, 6)) - PG_EPOCH_US;
+    const us = BigInt(Date.parse(`${whole.replace(' ', 'T')}Z`)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(0, 6)) - PG_EPOCH_US;
     out.writeInt32BE(8, o + 2);
     out.writeBigInt64BE(us, o + 6);
     o += 14;
-    out.writeInt32BE(lengths[i]! + 1, o);
+    out.writeInt32BE(lengths[i] + 1, o);
     out.writeUInt8(1, o + 4); // jsonb binary format version
     o += 5 + out.write(r.logs, o + 5, 'utf8');
     out.writeInt32BE(4, o);
@@ -161,7 +161,7 @@ export async function copy(argv: string[]): Promise<void> {
         if (v.setup) await db.exec(v.setup);
         try {
           const batches: LogRow[][] = [];
-          for (let i = 0; i < rows.length; i += v.batch) batches.push(Array.from({ length: v.batch }, (_, k) => rows[(i + k) % rows.length]!));
+          for (let i = 0; i < rows.length; i += v.batch) batches.push(Array.from({ length: v.batch }, (_, k) => rows[(i + k) % rows.length]));
           let copied = 0;
           let next = 0;
           const cpu = new PostgresCpu(databaseName(created.url), 250).start();
@@ -169,7 +169,7 @@ export async function copy(argv: string[]): Promise<void> {
           await Promise.all(
             Array.from({ length: v.connections }, async () => {
               while (performance.now() - t0 < seconds * 1000) {
-                const n = await v.write(db, batches[next++ % batches.length]!);
+                const n = await v.write(db, batches[next++ % batches.length]);
                 copied += n;
               }
             }),
@@ -189,12 +189,12 @@ export async function copy(argv: string[]): Promise<void> {
         await db.exec('VACUUM ANALYZE peer_connections');
       }
     }
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-    const base = median(results.get(variants[0]!.name)!.map((r) => r.rowsPerSecond));
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+    const base = median(results.get(variants[0].name)!.map((r) => r.rowsPerSecond));
     const rowsOut = variants.map((v) => {
       const list = results.get(v.name)!;
       const rate = median(list.map((r) => r.rowsPerSecond));
-      return { variant: v.name, 'rows/s (median)': Math.round(rate), 'runs': list.map((r) => Math.round(r.rowsPerSecond)).join(' / '), [`vs ${variants[0]!.name.split(',')[0]}`]: round(rate / base, 2), 'db CPU µs/row': round(median(list.map((r) => r.dbCpuUsPerRow)), 1) };
+      return { variant: v.name, 'rows/s (median)': Math.round(rate), 'runs': list.map((r) => Math.round(r.rowsPerSecond)).join(' / '), [`vs ${variants[0].name.split(',')[0]}`]: round(rate / base, 2), 'db CPU µs/row': round(median(list.map((r) => r.dbCpuUsPerRow)), 1) };
     });
     table('raw COPY variants (same rows, same table)', rowsOut);
     save('copy', { command: `npm run bench -- copy ${argv.join(' ')}`.trim(), options: a, averageRowBytes: Math.round(bytes), variants: rowsOut });

@@ -26,7 +26,7 @@ const options = {
 
 export async function embedded(argv: string[]): Promise<void> {
   const { values: a } = parseArgs({ args: argv, options });
-  const env = envPairs(a.env as string[]);
+  const env = envPairs(a.env);
   const nodes = Number(a.nodes);
   const rate = Number(a.rate);
   const rows: Array<Record<string, string | number>> = [];

@@ -105,7 +105,7 @@ async function main() {
   const sentRate = (sent1 - sent0) / elapsed;
 
   // The limit: raw COPY of the same rows into the same table, same batch size, one connection.
-  let copyRate = NaN;
+  let copyRate: number;
   if (!args.embedded) copyRate = await rawCopyRate(db, Number(args.batch));
   else {
     const edb = await EmbeddedDatabase.open(env.DATA_DIR);

@@ -40,7 +40,7 @@ export function summarise(file: string, top = 25) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfMicros = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
-    const id = profile.samples[i]!;
+    const id = profile.samples[i];
     selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
   const total = [...selfMicros.values()].reduce((a, b) => a + b, 0);

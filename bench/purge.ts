@@ -16,7 +16,8 @@ import { pino } from 'pino';
 import { PostgresDatabase } from '../src/storage/postgres.js';
 import type { Database, Transaction } from '../src/storage/database.js';
 import { migrate } from '../src/storage/migrate.js';
-import { ensurePartitions, partitionName, utcText, listPartitions } from '../src/storage/partitions.js';
+import { ensurePartitions, partitionName, listPartitions } from '../src/storage/partitions.js';
+import { utcText } from '../src/domain/time.js';
 import { copyLogsOnce } from '../src/storage/substrate-logs.js';
 import { Purger, type PurgeReport } from '../src/purge/purger.js';
 import { createMetrics } from '../src/metrics/catalogue.js';
@@ -193,7 +194,7 @@ function writerLockWaits(client: pg.Client, applicationName: string) {
 
 async function bytesOf(client: pg.Client, where: string, params: unknown[] = []): Promise<number> {
   const r = await client.query<{ bytes: string | null }>(`SELECT sum(pg_total_relation_size(c.oid))::int8 AS bytes FROM pg_class c WHERE ${where}`, params);
-  return Number(r.rows[0]!.bytes ?? 0);
+  return Number(r.rows[0].bytes ?? 0);
 }
 
 const gb = (bytes: number) => round(bytes / 1024 ** 3, 2);
@@ -223,7 +224,7 @@ export async function purge(argv: string[]): Promise<void> {
     for (let t = first + HOUR; t <= now; t += HOUR) await ensurePartitions(db, t, 1, 0);
     await ensurePartitions(db, now, 1, 3);
     await admin.query(`INSERT INTO peer_connections (ip_addr, peer_id, disconnected_at) SELECT '10.0.0.' || i, 'peer-' || i, $1::timestamp FROM generate_series(1, $2) i`, [utcText(first), peers]);
-    const live = (await admin.query<{ id: number }>(`INSERT INTO peer_connections (ip_addr) VALUES ('writer') RETURNING id`)).rows[0]!.id;
+    const live = (await admin.query<{ id: number }>(`INSERT INTO peer_connections (ip_addr) VALUES ('writer') RETURNING id`)).rows[0].id;
 
     console.log(`purge: generating ${rows.toLocaleString()} expired rows over ${hours} h, ${perHour.toLocaleString()} for the purge with a reader, ${(perHour * keptHours).toLocaleString()} kept…`);
     // Integer microseconds, so every row falls exactly inside the partition it is inserted into.
@@ -238,7 +239,7 @@ export async function purge(argv: string[]): Promise<void> {
         const c = await connect(created.url);
         try {
           while (nextHour < hoursToFill.length) {
-            const from = hoursToFill[nextHour++]!;
+            const from = hoursToFill[nextHour++];
             await c.query(
               `INSERT INTO ${partitionName({ fromMs: from, toMs: from + HOUR })} (created_at, logs, peer_connection_id, audit)
                SELECT timestamp '1970-01-01' + ($1::bigint + i * $2::bigint) * interval '1 microsecond',
@@ -258,7 +259,7 @@ export async function purge(argv: string[]): Promise<void> {
     const counts = (await admin.query<{ first: string; second: string; kept: string }>(
       `SELECT count(*) FILTER (WHERE created_at < $1) AS first, count(*) FILTER (WHERE created_at >= $1 AND created_at < $2) AS second, count(*) FILTER (WHERE created_at >= $2) AS kept FROM substrate_logs`,
       [utcText(cutoff1), utcText(cutoff2)],
-    )).rows[0]!;
+    )).rows[0];
     const expiredRows = Number(counts.first);
     const partitionBytes = async (until: number) => {
       const names = (await listPartitions(db)).filter((p) => p.toMs <= until).map((p) => p.name);
@@ -292,7 +293,7 @@ export async function purge(argv: string[]): Promise<void> {
 
     // 1. The purge of the `rows` expired rows (its clock one hour back, so the second purge's partition stays).
     const statements1: Timed[] = [];
-    const databaseBefore1 = Number((await admin.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b')).rows[0]!.b);
+    const databaseBefore1 = Number((await admin.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b')).rows[0].b);
     const purger1 = new Purger(timed(retention, statements1), settings, metrics, log, { clock: () => now - HOUR });
     const writer1 = concurrentWriter(writerDb, live);
     const waits1 = writerLockWaits(sampler, 'tetcore-bench-writer');
@@ -305,8 +306,8 @@ export async function purge(argv: string[]): Promise<void> {
     const writerWaits1 = await waits1.stop();
     const milestones1 = milestones(statements1, p0);
     const expiredBytesAfter = await bytesOf(admin, `c.relname = ANY($1)`, [report1.partitionsDropped]);
-    const databaseAfter1 = Number((await admin.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b')).rows[0]!.b);
-    const left1 = Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM substrate_logs WHERE created_at < $1`, [utcText(cutoff1)])).rows[0]!.n);
+    const databaseAfter1 = Number((await admin.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b')).rows[0].b);
+    const left1 = Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM substrate_logs WHERE created_at < $1`, [utcText(cutoff1)])).rows[0].n);
 
     // 2. A purge that meets a reader holding substrate_logs (the one expired partition left) for holdS s.
     let withReader: Record<string, unknown> | null = null;
@@ -324,7 +325,7 @@ export async function purge(argv: string[]): Promise<void> {
       await sleep(holdS * 1000);
       const released = performance.now();
       await reader.query('COMMIT');
-      while ((await admin.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [target])).rows[0]!.t !== null) await sleep(10);
+      while ((await admin.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [target])).rows[0].t !== null) await sleep(10);
       const dropped = performance.now();
       const report2 = (await run) as PurgeReport;
       const done = performance.now();
@@ -347,9 +348,9 @@ export async function purge(argv: string[]): Promise<void> {
     let attach: Record<string, unknown> | null = null;
     const oldRows = Number(a['old-rows']);
     if (oldRows > 0) {
-      const before = (await listPartitions(db))[0]!.name;
+      const before = (await listPartitions(db))[0].name;
       await admin.query(`INSERT INTO substrate_logs (created_at, logs, peer_connection_id) SELECT timestamp '2020-01-01' + i * interval '1 second', ${sqlText(TEMPLATES[2])}::jsonb, 1 + i % $2 FROM generate_series(1, $1::int) i`, [oldRows, peers]);
-      const countBefore = async () => Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${before}`)).rows[0]!.n);
+      const countBefore = async () => Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${before}`)).rows[0].n);
       const rowsBefore = await countBefore();
       const purger3 = new Purger(retention, settings, metrics, log, { clock: () => now + 2 * HOUR });
       const writer4 = concurrentWriter(writerDb, live);

@@ -48,7 +48,7 @@ function flood(peerIds: string[]) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stdout.on('data', (chunk) => (output += chunk));
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return {
     async stop(): Promise<{ answered: number; statuses: Record<string, number> }> {

@@ -25,7 +25,7 @@ const TOOLS: Record<string, { run: (argv: string[]) => Promise<void>; usage: str
 };
 
 async function main(): Promise<void> {
-  const [first, ...rest] = process.argv.slice(2);
+  const [first] = process.argv.slice(2);
   if (first === '--help' || first === '-h') {
     console.log(`npm run bench [-- <name> [flags]] (--no-build: use dist/ as it is)\n\n${[...Object.values(BENCHMARKS), ...Object.values(TOOLS)].map((b) => b.usage).join('\n\n')}`);
     return;

@@ -72,9 +72,9 @@ export function ingestRow(label: string, r: IngestRunResult, limit?: number): Re
 
 export async function sustained(argv: string[]): Promise<void> {
   const { values: a } = parseArgs({ args: argv, options: sustainedOptions, allowPositionals: false });
-  const env = envPairs(a.env as string[]);
+  const env = envPairs(a.env);
   const rate = Number(a.rate);
-  const embedded = a.embedded as boolean;
+  const embedded = a.embedded;
   const nodes = Number(a.nodes);
   console.log(`sustained: ${nodes} nodes, ${rate > 0 ? `${rate} msg/s each` : 'natural schedule'}, verbosity ${a.verbosity}, ${a.seconds} s after ${a.warmup} s warm-up, ${embedded ? 'embedded' : 'PostgreSQL'}`);
   const run = await runIngest({
@@ -88,7 +88,7 @@ export async function sustained(argv: string[]): Promise<void> {
       networkStateKb: Number(a['network-state-kb']),
       rampPerSecond: 500,
     },
-    nodeFlags: a['node-flag'] as string[],
+    nodeFlags: a['node-flag'],
     warmupSeconds: Number(a.warmup),
     seconds: Number(a.seconds),
     cpuProfileDir: a.profile ? path.join(ROOT, 'bench/results/profiles') : undefined,

@@ -1,5 +1,5 @@
 // `npm run data:simulator`: writes src/simulator/data/v1-capture.json (the simulator's V1 replay data)
-// from the capture test/fixtures/telemetry_messages.json. test/simulator-data.test.ts checks they agree.
+// from the capture test/fixtures/telemetry_messages.json. test/unit/simulator-data.test.ts checks they agree.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

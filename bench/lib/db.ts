@@ -22,7 +22,7 @@ export async function connect(url: string): Promise<pg.Client> {
 /** Rows stored so far, read from the id sequence (cheap at any table size; exact once writes settle). */
 export async function storedBySequence(client: pg.Client): Promise<number> {
   const r = await client.query<{ v: string; called: boolean }>('SELECT last_value AS v, is_called AS called FROM substrate_logs_id_seq');
-  return r.rows[0]!.called ? Number(r.rows[0]!.v) : 0;
+  return r.rows[0].called ? Number(r.rows[0].v) : 0;
 }
 
 export async function countRows(db: { query: Database['query'] } | pg.Client): Promise<number> {
@@ -80,7 +80,7 @@ export async function rawCopy(
 ): Promise<CopyReference> {
   const batches: LogRow[][] = [];
   for (let i = 0; i < Math.max(rows.length, options.batchRows); i += options.batchRows) {
-    batches.push(Array.from({ length: options.batchRows }, (_, k) => rows[(i + k) % rows.length]!));
+    batches.push(Array.from({ length: options.batchRows }, (_, k) => rows[(i + k) % rows.length]));
   }
   const bytesPerBatch = batches.map((b) => b.reduce((n, r) => n + r.logs.length, 0));
   let copied = 0;
@@ -93,9 +93,9 @@ export async function rawCopy(
     Array.from({ length: options.connections }, async () => {
       while (performance.now() < deadline) {
         const index = next++ % batches.length;
-        const n = await copyLogs(db, batches[index]!); // (not `copied += await …`: that reads copied before the await)
+        const n = await copyLogs(db, batches[index]); // (not `copied += await …`: that reads copied before the await)
         copied += n;
-        bytes += bytesPerBatch[index]!;
+        bytes += bytesPerBatch[index];
       }
     }),
   );

@@ -177,7 +177,7 @@ export async function runIngest(options: IngestRunOptions): Promise<IngestRun> {
     const elapsed = (performance.now() - t0) / 1000;
     const stored1 = await storedNow();
     const sim1 = simulation.stats();
-    const streaming = simulation.records().filter((r, i) => r.total > totals0[i]!).length;
+    const streaming = simulation.records().filter((r, i) => r.total > totals0[i]).length;
     const serverCpu = (server.cpu() - serverCpu0) / elapsed;
     const benchCpu = (cpuSeconds(process.pid) - benchCpu0) / elapsed;
     const busy = (machineBusySeconds() - busy0) / elapsed;
@@ -201,7 +201,7 @@ export async function runIngest(options: IngestRunOptions): Promise<IngestRun> {
     const serverDrops: Record<string, number> = {};
     for (const [key, value] of m) {
       const match = /^tetcore_messages_dropped_total\{reason="([^"]+)"\}$/.exec(key);
-      if (match && value > 0) serverDrops[match[1]!] = value;
+      if (match && value > 0) serverDrops[match[1]] = value;
     }
     const serverDisconnects = metricSum(m, 'nodes_dropped_count');
     const rssEnd = server.rss();
@@ -239,7 +239,7 @@ export async function runIngest(options: IngestRunOptions): Promise<IngestRun> {
       pausedSamples: samples.filter((s) => s.paused > 0).length,
       batches: batchSummary(m0, samples, stored0Metric),
       eventLoopDelayMs: p99s.length
-        ? { p99Worst: p99s[p99s.length - 1]!, p99Median: p99s[Math.floor(p99s.length / 2)]!, max: Math.max(...samples.map((s) => s.eventLoopMaxMs)), resolutionMs: ELD_RESOLUTION_MS }
+        ? { p99Worst: p99s[p99s.length - 1], p99Median: p99s[Math.floor(p99s.length / 2)], max: Math.max(...samples.map((s) => s.eventLoopMaxMs)), resolutionMs: ELD_RESOLUTION_MS }
         : null,
       latency,
       sentByType: final.sentByType,

@@ -22,12 +22,12 @@ export interface LatencySummary {
 /** Epoch ms (fractional) of naive-UTC `YYYY-MM-DD HH:MM:SS[.ffffff]`. */
 function utcMs(text: string): number {
   const [whole, fraction = ''] = text.split('.');
-  return Date.parse(`${whole!.replace(' ', 'T')}Z`) + Number(`0.${fraction || '0'}`) * 1000;
+  return Date.parse(`${whole.replace(' ', 'T')}Z`) + Number(`0.${fraction || '0'}`) * 1000;
 }
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 export class LatencyProbe {
@@ -102,7 +102,7 @@ export class LatencyProbe {
       [this.connectionIds, new Date(this.startedAt).toISOString().replace('T', ' ').replace('Z', ''), new Date(stoppedAt).toISOString().replace('T', ' ').replace('Z', '')],
     );
     const counted = this.latencies.length;
-    const unseen = Math.max(0, Number(total.rows[0]!.n) - counted);
+    const unseen = Math.max(0, Number(total.rows[0].n) - counted);
     // Unseen rows took longer than the look-back: put them at the top of the distribution.
     const all = this.latencies.concat(Array<number>(unseen).fill(this.lookBackMs));
     all.sort((a, b) => a - b);

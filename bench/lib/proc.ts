@@ -8,7 +8,7 @@ const TICK = 100; // USER_HZ on Linux
 /** utime + stime of a process, in seconds; NaN once it is gone. */
 export function cpuSeconds(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) / TICK;
   } catch {
     return NaN;
@@ -37,9 +37,9 @@ export function rssMiB(pid: number): number {
 
 /** Total CPU time of the machine (all cores, all modes but idle/iowait), seconds. */
 export function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq, steal] = fields;
-  return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / TICK;
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / TICK;
 }
 
 function cmdline(pid: string): string {

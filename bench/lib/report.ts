@@ -12,9 +12,9 @@ export function table(title: string, rows: Row[]): void {
   console.log(`\n${title}`);
   if (rows.length === 0) return;
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : String(v));
+  const cell = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (values: string[]) => `| ${values.map((v, i) => (/^-?[\d,.]+$/.test(v) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join(' | ')} |`;
+  const line = (values: string[]) => `| ${values.map((v, i) => (/^-?[\d,.]+$/.test(v) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join(' | ')} |`;
   console.log(line(columns));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));

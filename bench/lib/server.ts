@@ -63,13 +63,13 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
   const warnings: string[] = [];
   const lastLines: string[] = [];
   let limit = 0;
-  createInterface({ input: child.stderr! }).on('line', (line) => {
+  createInterface({ input: child.stderr }).on('line', (line) => {
     const m = /^nofile (\d+)/.exec(line);
     if (m) limit = Number(m[1]);
     else process.stderr.write(`[server] ${line}\n`);
   });
   const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       lastLines.push(line);
       if (lastLines.length > 20) lastLines.shift();
       try {

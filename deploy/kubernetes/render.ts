@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node } from 'yaml';
+import { isMap, isScalar, parseAllDocuments, visit, type Document, type Node } from 'yaml';
 import { SETTINGS, parseSettings } from '../../src/config/settings.js';
 
 export const TEMPLATE_PATH = fileURLToPath(new URL('./deployment.template.yml', import.meta.url));
@@ -97,7 +97,7 @@ function check(condition: unknown, message: string): asserts condition {
 
 function stringList(value: unknown, field: string): string[] {
   check(value === undefined || (Array.isArray(value) && value.every((e) => typeof e === 'string')), `${field} must be a list of strings`);
-  return (value as string[] | undefined) ?? [];
+  return (value) ?? [];
 }
 
 /** Checks the values and computes every placeholder of the template. */

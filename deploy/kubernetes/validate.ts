@@ -29,7 +29,7 @@ const require = createRequire(import.meta.url);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function modelOf(manifest: Record<string, unknown>): { module: string; type: string } {
-  const key = `${manifest.apiVersion}/${manifest.kind}`;
+  const key = `${manifest.apiVersion as string}/${manifest.kind as string}`;
   const model = MODELS[key];
   if (!model) throw new Error(`no Kubernetes model for ${key} (known: ${Object.keys(MODELS).join(', ')})`);
   return model;
@@ -37,7 +37,7 @@ function modelOf(manifest: Record<string, unknown>): { module: string; type: str
 
 function describe(manifest: Record<string, unknown>): string {
   const name = (manifest.metadata as { name?: string } | undefined)?.name ?? '?';
-  return `${manifest.kind} ${name}`;
+  return `${manifest.kind as string} ${name}`;
 }
 
 /** Schema errors, one line each ("Deployment x: /spec/replicas must be integer"). */

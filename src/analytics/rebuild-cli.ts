@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadEnvironment, parseSettings, type Settings } from '../config/settings.js';
 import { openDatabases } from '../storage/open.js';
 import { migrate } from '../storage/migrate.js';
-import { parseTime, TIME_EXPECTED } from '../api/time.js';
+import { parseTime, TIME_EXPECTED } from '../domain/time.js';
 import { rebuildAnalytics, type RebuildProgress } from './rebuild.js';
 
 const USAGE = `npm run analytics:rebuild [-- --since TIME] [--until TIME]

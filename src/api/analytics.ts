@@ -5,9 +5,9 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
 import type { Queryable } from '../storage/database.js';
 import { genesisHashesOf, peerKnown } from '../storage/analytics-read.js';
-import { blockList, chainsOverview, finalityReport, nodeHistory, propagationReport, NODE_SORTS, type ChainSelection, type NodeSort } from '../analytics/reports.js';
+import { blockList, chainsOverview, finalityReport, nodeHistory, propagationReport, NODE_SORTS, type ChainSelection } from '../analytics/reports.js';
 import { ErrorBody, Limit, Nullable, PeerId, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
-import { formatEpochMs, formatTimestamp, parseTime } from './time.js';
+import { formatEpochMs, formatTimestamp, parseTime } from '../domain/time.js';
 import { ApiError, notFound } from './errors.js';
 import { CONNECTED_WINDOW_S } from './nodes.js';
 
@@ -318,7 +318,7 @@ export function registerAnalyticsRoutes(app: FastifyInstance, { run }: ApiContex
         const selection = await resolveChain(db, request.params.chain, q.genesis_hash);
         const header = { ...chainHeader(selection), start_time: formatEpochMs(window.startMs), end_time: formatEpochMs(window.endMs) };
         // A chain without stored facts (chainId null) has no blocks: -1 matches none.
-        const report = await propagationReport(db, { ...selection, chainId: selection.chainId ?? -1 }, window.start, window.end, (q.sort ?? 'peer_id') as NodeSort, q.order === 'desc');
+        const report = await propagationReport(db, { ...selection, chainId: selection.chainId ?? -1 }, window.start, window.end, (q.sort ?? 'peer_id'), q.order === 'desc');
         return { ...header, ...report };
       });
     },

@@ -16,7 +16,7 @@ import {
 import { targetsOfPeer } from '../storage/substrate-logs.js';
 import { API_BODY_LIMIT, BODY_ERRORS, Id, MAX_LIMIT, Nullable, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
 import { CursorParam, PagedArray, decodeCursor, encodeCursor, isDbTimestamp, isRowId, pageLimitDescription, setNextPage } from './pagination.js';
-import { formatTimestamp, parseTime } from './time.js';
+import { formatTimestamp, parseTime } from '../domain/time.js';
 import { rawBodyOf, rawJson } from './json.js';
 import { topLevelMembers } from '../ingest/json-text.js';
 import { invalidParameter, notFound } from './errors.js';

@@ -54,18 +54,24 @@ export function notFound(what: string, parameter?: string, location?: InputLocat
 
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
+  const text = JSON.stringify(value) ?? `a ${typeof value}`;
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03', '53300', '53400']);
 const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connection is closed|Client has encountered a connection error|PGlite is closed|Cannot use a pool after calling end/i;
 
+/** A string or number field of a thrown value, as text ('' when absent or of another type). */
+function textField(error: unknown, name: 'code' | 'message'): string {
+  const value = (error as Record<string, unknown> | null | undefined)?.[name];
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+}
+
 /** Maps a database error to the error the client sees. */
 export function databaseError(error: unknown, statementTimeoutMs: number): AppError {
   if (error instanceof AppError) return error;
-  const code = String((error as { code?: unknown })?.code ?? '');
-  const message = String((error as { message?: unknown })?.message ?? '');
+  const code = textField(error, 'code');
+  const message = textField(error, 'message');
   if (code === '57014') {
     return new AppError('QUERY_TIMEOUT', `the query was cancelled after the statement timeout (STATEMENT_TIMEOUT_MS=${statementTimeoutMs}); narrow it (time window, limit) or try again`, { cause: error });
   }

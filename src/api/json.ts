@@ -38,7 +38,7 @@ function serialize(value: unknown): string {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out += ',';
-      const item = value[i];
+      const item: unknown = value[i];
       out += item === undefined ? 'null' : serialize(item);
     }
     return out + ']';

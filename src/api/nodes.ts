@@ -6,7 +6,7 @@ import { listNodes } from '../storage/peer-connections.js';
 import { logStats, recentLogs } from '../storage/substrate-logs.js';
 import { MAX_LIMIT, Nullable, PeerId, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
 import { CursorParam, PagedArray, decodeCursor, encodeCursor, isDbTimestamp, isRowId, pageLimitDescription, setNextPage } from './pagination.js';
-import { formatTimestamp, parseTime } from './time.js';
+import { formatTimestamp, parseTime } from '../domain/time.js';
 import { rawJson } from './json.js';
 import { ApiError } from './errors.js';
 

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { invalidParameter } from './errors.js';
 import { MAX_LIMIT } from './schemas.js';
-import { parseTime } from './time.js';
+import { parseTime } from '../domain/time.js';
 
 export const NEXT_CURSOR_HEADER = 'x-next-cursor';
 

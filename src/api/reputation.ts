@@ -5,7 +5,7 @@ import type { ApiContext } from './index.js';
 import { loggedPeerIds, newestNetworkStates, reputationOfPeer } from '../storage/reputation.js';
 import { expandPeerset, mergeEntries } from './peerset.js';
 import { Limit, PeerId, QUERY_ERRORS, TimeInput, TimeOutput } from './schemas.js';
-import { formatEpochMs, formatTimestamp, parseTime } from './time.js';
+import { formatEpochMs, formatTimestamp, parseTime } from '../domain/time.js';
 import { rawJson } from './json.js';
 import { ApiError } from './errors.js';
 

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
 import { refreshRowEstimates, relationStats } from '../storage/db-stats.js';
 import { Nullable, QUERY_ERRORS, TimeOutput } from './schemas.js';
-import { formatTimestamp } from './time.js';
+import { formatTimestamp } from '../domain/time.js';
 
 const RelationStat = Type.Object(
   {

@@ -7,7 +7,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import type { FastifySchemaCompiler } from 'fastify';
-import { parseTime, TIME_EXPECTED } from './time.js';
+import { parseTime, TIME_EXPECTED } from '../domain/time.js';
 import { ApiError, describeValue, type InputLocation, type ParameterProblem } from './errors.js';
 
 export const TIME_FORMAT = 'timestamp';

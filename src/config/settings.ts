@@ -278,7 +278,7 @@ export type Environment = Record<string, string | undefined>;
 /** Loads `.env` (without overriding the process environment) and returns the merged variables. */
 export function loadEnvironment(env: Environment = process.env, dotenvPath?: string): Environment {
   const fromFile: Record<string, string> = {};
-  dotenv.config({ path: dotenvPath, processEnv: fromFile, quiet: true } as dotenv.DotenvConfigOptions);
+  dotenv.config({ path: dotenvPath, processEnv: fromFile, quiet: true });
   return { ...fromFile, ...env };
 }
 

@@ -6,7 +6,7 @@
 // `tracing.profiling` is aggregated per (target, name) on `time`, as the reference did; any other
 // message type on one chosen field or on every numeric field, numbers and decimal strings alike.
 import type { Aggregation, AggregateType } from './protocol.js';
-import { formatTimestamp } from './time.js';
+import { formatEpochUs } from '../domain/time.js';
 
 export interface AggregatableRecord {
   createdAtUs: number;
@@ -151,7 +151,7 @@ export class Aggregator {
   }
 
   private elements(start: number, bucket: Bucket): Array<Record<string, unknown>> {
-    const label = formatTimestamp(start);
+    const label = formatEpochUs(start);
     const out: Array<Record<string, unknown>> = [];
     const groups = [...bucket.groups.values()].sort((a, b) => (a.target ?? '').localeCompare(b.target ?? '') || (a.name ?? '').localeCompare(b.name ?? ''));
     for (const group of groups) {

@@ -10,11 +10,10 @@
 // entries and FEED_MAX_CACHE_BYTES in all. Entries stay while they have listeners, however long their
 // node is silent, and are evicted IDLE_GRACE_MS after the last listener left.
 import type { Logger } from 'pino';
-import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import { type FeedKey, keyId } from './protocol.js';
-import { selectFeedRows, type FeedRow } from './queries.js';
-import { parseDbTimestamp, formatTimestamp } from './time.js';
+import type { FeedRow } from './queries.js';
+import { parseDbTimestamp, formatEpochUs } from '../domain/time.js';
 
 export interface CachedRecord {
   id: number;
@@ -67,6 +66,12 @@ export interface CacheListener {
   deliver(delivery: Delivery): void;
 }
 
+/**
+ * Where refreshes read rows from: the newest `limit` rows of the key stored at or after `sinceUs`, except
+ * the ids held, newest first (the database's selectFeedRows in the server).
+ */
+export type FeedRowSource = (key: FeedKey, sinceUs: number, exceptIds: readonly number[], limit: number) => Promise<FeedRow[]>;
+
 export interface CacheOptions {
   updateIntervalMs: number;
   expiryS: number;
@@ -77,6 +82,8 @@ export interface CacheOptions {
   lateWindowS: number;
   /** Refresh queries running at once. */
   concurrency: number;
+  /** Epoch ms; Date.now by default (tests inject a clock). */
+  now?: () => number;
 }
 
 /** An entry without listeners is kept this long, so a page reload finds it warm. */
@@ -114,7 +121,7 @@ class Entry implements CacheView {
 
 function toRecord(row: FeedRow): CachedRecord {
   const createdAtUs = parseDbTimestamp(row.created_at);
-  const createdAt = `"created_at":"${formatTimestamp(createdAtUs)}"`;
+  const createdAt = `"created_at":"${formatEpochUs(createdAtUs)}"`;
   const body = row.data.trim();
   const json = body === '{}' ? `{${createdAt}}` : `${body.slice(0, body.lastIndexOf('}'))}, ${createdAt}}`;
   let parsed: Record<string, unknown> | null = null;
@@ -137,13 +144,16 @@ export class FeedCache {
   private totalBytes = 0;
   private totalRows = 0;
   private closed = false;
+  private readonly now: () => number;
 
   constructor(
-    private readonly db: Database,
+    private readonly source: FeedRowSource,
     private readonly options: CacheOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.now = options.now ?? Date.now;
+  }
 
   start(): void {
     this.timer = setInterval(() => this.tick(), this.options.updateIntervalMs);
@@ -171,13 +181,13 @@ export class FeedCache {
     let entry = this.entries.get(id);
     if (entry === undefined) {
       if (this.entries.size >= this.options.maxKeys && !this.evictIdleEntry()) return null;
-      entry = new Entry(key, Date.now());
+      entry = new Entry(key, this.now());
       this.entries.set(id, entry);
       this.updateGauges();
     }
     entry.listeners.add(listener);
     // A new (or idle, stale) entry is refreshed at once rather than at the next tick.
-    if (entry.refresh === null && Date.now() - entry.lastRefreshStartedAt >= this.options.updateIntervalMs) this.startRefresh(entry);
+    if (entry.refresh === null && this.now() - entry.lastRefreshStartedAt >= this.options.updateIntervalMs) this.startRefresh(entry);
     return entry;
   }
 
@@ -185,13 +195,13 @@ export class FeedCache {
     const entry = this.entries.get(keyId(key));
     if (entry === undefined) return;
     entry.listeners.delete(listener);
-    if (entry.listeners.size === 0) entry.idleSince = Date.now();
+    if (entry.listeners.size === 0) entry.idleSince = this.now();
   }
 
   /** One refresh round: time-outs, expiry, eviction, then a query for each entry due (oldest first). */
   tick(): void {
     if (this.closed) return;
-    const now = Date.now();
+    const now = this.now();
     const timeoutMs = this.options.updateTimeoutS * 1000;
     const windowStartUs = now * 1000 - this.options.expiryS * 1_000_000;
     for (const [id, entry] of this.entries) {
@@ -222,7 +232,7 @@ export class FeedCache {
 
   private startRefresh(entry: Entry): void {
     if (this.running >= this.options.concurrency || this.closed) return;
-    const now = Date.now();
+    const now = this.now();
     const refresh: Refresh = { token: ++this.token, startedAt: now, warned: false };
     entry.refresh = refresh;
     entry.lastRefreshStartedAt = now;
@@ -239,7 +249,7 @@ export class FeedCache {
       stopTimer();
       this.running -= 1;
     };
-    selectFeedRows(this.db, entry.key.peerId, entry.key.msg, sinceUs, held, this.options.maxRowsPerKey).then(
+    this.source(entry.key, sinceUs, held, this.options.maxRowsPerKey).then(
       (rows) => {
         finished();
         if (entry.refresh !== refresh || this.entries.get(keyId(entry.key)) !== entry) return; // abandoned or evicted

@@ -5,6 +5,7 @@ import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { FeedCache } from './cache.js';
+import { selectFeedRows } from './queries.js';
 import { FeedRoute } from './route.js';
 import { FeedBudget } from './budget.js';
 import { AddressKeyBudget } from './key-budget.js';
@@ -36,7 +37,7 @@ export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promis
   const { db, metrics, settings, log } = deps;
   const feedLog = log.child({ component: 'feed' });
   const cache = new FeedCache(
-    db,
+    (key, sinceUs, exceptIds, limit) => selectFeedRows(db, key.peerId, key.msg, sinceUs, exceptIds, limit),
     {
       updateIntervalMs: settings.cacheUpdateIntervalMs,
       expiryS: settings.cacheExpiryS,

@@ -13,7 +13,7 @@ export class AddressKeyBudget {
     let keys = this.held.get(address);
     const count = keys?.get(key) ?? 0;
     if (count === 0 && (keys?.size ?? 0) >= this.maxKeysPerAddress) return false;
-    if (keys === undefined) this.held.set(address, (keys = new Map()));
+    if (keys === undefined) this.held.set(address, (keys = new Map<string, number>()));
     keys.set(key, count + 1);
     return true;
   }

@@ -1,6 +1,6 @@
 // The /feed wire protocol as pure functions: a client's text frame in, a validated request (or the
 // reference's exact error text) out; server frames encoded in the reference's shapes.
-import { parseClientTimestamp } from './time.js';
+import { parseClientTimestamp } from '../domain/time.js';
 
 export const AGGREGATE_TYPES = ['mean', 'median', 'min', 'max', 'percentile90'] as const;
 export type AggregateType = (typeof AGGREGATE_TYPES)[number];

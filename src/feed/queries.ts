@@ -1,6 +1,6 @@
 // The SQL of the feed: the one query a cache refresh runs for a (peer_id, msg) key.
 import type { Queryable } from '../storage/database.js';
-import { toDbTimestamp } from './time.js';
+import { toDbTimestamp } from '../domain/time.js';
 
 export interface FeedRow {
   id: number | string;

@@ -3,7 +3,7 @@
 // RATES_REFRESH_MS whatever the number of viewers (concurrent requests share one query).
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../storage/database.js';
-import { toDbTimestamp } from './time.js';
+import { toDbTimestamp } from '../domain/time.js';
 
 export const RATES_WINDOW_S = 60;
 export const RATES_REFRESH_MS = 5_000;

@@ -14,6 +14,12 @@ import type { AddressKeyBudget } from './key-budget.js';
 import { Aggregator } from './aggregate.js';
 import { type FeedKey, type Aggregation, parseRequest, encodeData, encodeError, keyId, tooManySubscriptions, tooManyKeysForAddress, CACHE_FULL } from './protocol.js';
 
+/** The text of a websocket message (a Buffer here; fragments or an ArrayBuffer under other binaryTypes). */
+function rawDataText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString();
+  return Buffer.isBuffer(data) ? data.toString() : Buffer.from(data).toString();
+}
+
 /** 4008: too slow (this viewer's unsent data, a gap in what it was sent, or the server-wide budget). */
 export const FEED_CLOSE_CODES = { SHUTDOWN: 1001, TOO_SLOW: 4008, TIMEOUT: 4408 } as const;
 
@@ -189,7 +195,7 @@ export class FeedViewer implements BudgetHolder {
     context.budget.join(this);
     socket.on('message', (data: RawData, isBinary: boolean) => {
       this.lastFrameAt = Date.now();
-      if (!isBinary) this.handleText(data.toString());
+      if (!isBinary) this.handleText(rawDataText(data));
     });
     socket.on('ping', () => (this.lastFrameAt = Date.now()));
     socket.on('pong', () => (this.lastFrameAt = Date.now()));

@@ -4,7 +4,7 @@
 // the same shape: the payload's fields at the top level of `logs`, plus `ts`.
 // Pure: the server's clock comes in as an argument (ParseOptions), so every outcome is reproducible.
 import { isUtf8 } from 'node:buffer';
-import { tsToUtc } from './timestamp.js';
+import { tsToUtc } from '../domain/time.js';
 import { jsonbSafe, topLevelMembers } from './json-text.js';
 import { exceedsJsonDepth } from '../json-depth.js';
 

@@ -102,7 +102,7 @@ export class IngestEndpoints {
   }
 
   private async recordHandshake(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const { metrics, settings, log } = this.deps;
+    const { metrics, log } = this.deps;
     if (!this.accepting) {
       metrics.handshakesRefused.inc({ reason: 'shutting_down' });
       return reply.code(503).send({ error: 'Service Unavailable', code: 'SHUTTING_DOWN', message: 'the server is shutting down; reconnect shortly' });

@@ -63,7 +63,7 @@ export function createMetrics() {
     fromDatabase(name, help, ['chain', 'genesis_hash', 'quantile'], (g, read) => {
       for (const c of read.chains) {
         const values = value(c);
-        for (const q of QUANTILES) if (values[q] !== null) g.set({ ...c.labels, quantile: q }, values[q] as number);
+        for (const q of QUANTILES) if (values[q] !== null) g.set({ ...c.labels, quantile: q }, values[q]);
       }
     });
   const perNode = (name: string, help: string, value: (n: ChainSeriesRead['nodes'][number]) => number | null) =>

@@ -26,8 +26,8 @@ import {
   setPurgeSession,
   detachState,
   tryPurgeLock,
-  utcText,
 } from '../storage/partitions.js';
+import { utcText } from '../domain/time.js';
 import { deleteOrphanConnections } from '../storage/peer-connections.js';
 import { purgeBatchMarkers } from '../storage/ingest-batches.js';
 import { purgeAnalyticsBefore } from '../storage/analytics-write.js';
@@ -285,6 +285,6 @@ export class Purger {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
     if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
     this.stopping.abort();
-    await Promise.all([this.purgeRun, this.maintenanceRun].map((run) => run?.catch(() => {})));
+    await Promise.all([this.purgeRun, this.maintenanceRun].map((run) => run?.catch(() => {}) ?? Promise.resolve()));
   }
 }

@@ -3,7 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkTelemetryUrl, networkOptionsProblem, runSimulation, type DialOutcome, type Role, type SimulationOptions, type SimulationStats } from './index.js';
+import { checkTelemetryUrl, networkOptionsProblem, runSimulation, type DialOutcome, type SimulationOptions, type SimulationStats } from './index.js';
 
 const USAGE = `Usage: npm run simulate -- --url ws://127.0.0.1:8080/ [options]
 
@@ -107,10 +107,10 @@ if (!args.url) fail('--url is required');
 const urlProblem = checkTelemetryUrl(args.url);
 if (urlProblem !== null) stop(urlProblem);
 if (args.role !== 'validator' && args.role !== 'full') fail('--role must be validator or full');
-const delay = /^(\d+)-(\d+)$/.exec(args['reconnect-delay']!);
+const delay = /^(\d+)-(\d+)$/.exec(args['reconnect-delay']);
 if (!delay || Number(delay[1]) > Number(delay[2])) fail('--reconnect-delay must look like 5-9');
 function range(name: 'propagation-ms' | 'downtime', example: string): [number, number] {
-  const match = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(args[name]!);
+  const match = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(args[name]);
   if (!match || Number(match[1]) > Number(match[2])) fail(`--${name} must look like ${example} (A ≤ B)`);
   return [Number(match[1]), Number(match[2])];
 }
@@ -120,9 +120,9 @@ const options: SimulationOptions = {
   url: args.url,
   nodes: number('nodes', 1),
   idsPerSocket: number('ids-per-socket', 1),
-  firstEnvelopeId: args['first-id']!,
+  firstEnvelopeId: args['first-id'],
   verbosity: number('verbosity', 0, 255),
-  role: args.role as Role,
+  role: args.role,
   validators: number('validators', 1),
   rate: args.rate === undefined ? undefined : number('rate', 0),
   txRate: number('tx-rate', 0),
@@ -167,7 +167,7 @@ let simulation: Awaited<ReturnType<typeof runSimulation>>;
 try {
   simulation = await runSimulation(options);
 } catch (error) {
-  stop((error as Error).message.split('\n')[0]!);
+  stop((error as Error).message.split('\n')[0]);
 }
 const startedAt = Date.now();
 let previousSent = 0;
@@ -209,6 +209,6 @@ async function finish(): Promise<void> {
   process.exit(0);
 }
 
-const durationTimer = durationSec > 0 ? setTimeout(finish, durationSec * 1000) : undefined;
-process.on('SIGINT', finish);
-process.on('SIGTERM', finish);
+const durationTimer = durationSec > 0 ? setTimeout(() => void finish(), durationSec * 1000) : undefined;
+process.on('SIGINT', () => void finish());
+process.on('SIGTERM', () => void finish());

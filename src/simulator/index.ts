@@ -274,7 +274,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const rampPerTick = (options.rampPerSecond ?? 500) / 100;
   const startBatch = () => {
     for (; rampCredit >= 1 && started < sockets.length; rampCredit--) {
-      for (const node of sockets[started++]!.nodes) {
+      for (const node of sockets[started++].nodes) {
         node.identity.startupTime = String(Date.now());
         node.start();
       }

@@ -446,11 +446,19 @@ function without(object: Record<string, unknown>, keys: string[]): Record<string
   return Object.fromEntries(Object.entries(object).filter(([key]) => !keys.includes(key)));
 }
 
-function tetcoreNetworkState(v1State: Record<string, any>, peerId: string): Record<string, unknown> {
+/** The parts of a 2020 (V1) network state that the conversion reads; the rest is copied as it is. */
+interface V1NetworkState {
+  peerset: { nodes: Record<string, { connected: boolean; reputation: number }>; message_queue?: unknown };
+  connectedPeers: Record<string, Record<string, unknown>>;
+  notConnectedPeers: Record<string, Record<string, unknown>>;
+  [field: string]: unknown;
+}
+
+function tetcoreNetworkState(v1State: V1NetworkState, peerId: string): Record<string, unknown> {
   const stripPeer = (peer: Record<string, unknown>) => without(peer, ['enabled', 'open']);
-  const mapValues = (object: Record<string, any>, fn: (value: any) => unknown) =>
+  const mapValues = <T>(object: Record<string, T>, fn: (value: T) => unknown) =>
     Object.fromEntries(Object.entries(object).map(([key, value]) => [key, fn(value)]));
-  const allNodes: Record<string, { connected: boolean; reputation: number }> = v1State.peerset.nodes;
+  const allNodes = v1State.peerset.nodes;
   const connectedNodes = Object.fromEntries(Object.entries(allNodes).filter(([, node]) => node.connected));
   const peerSet = (nodes: Record<string, unknown>) => ({ nodes, reserved_nodes: [], reserved_only: false });
   return {
@@ -496,10 +504,10 @@ export function fixtureToV2(messages: V1Message[], options: { id?: EnvelopeId; i
         frames.push(frame(id, ts, { msg: 'system.interval', ...pick(current, NETWORK_PART_FIELDS) }));
       }
     } else if (message.msg === 'system.network_state') {
-      const state = tetcoreNetworkState(fields.state as Record<string, any>, identity.networkId);
+      const state = tetcoreNetworkState(fields.state as V1NetworkState, identity.networkId);
       frames.push(frame(id, ts, { msg: 'system.network_state', state }));
     } else {
-      frames.push(frame(id, ts, fields as Payload));
+      frames.push(frame(id, ts, fields));
     }
   }
   return frames;

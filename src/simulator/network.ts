@@ -326,10 +326,10 @@ export class NetworkModel {
 
     for (;;) {
       if (mode === 'following' && planned.length === 0) planned = this.importPlan(node, nextHeight++, cursor, followingSince);
-      const nextAt = mode === 'following' ? planned[0]!.at : syncAt;
+      const nextAt = mode === 'following' ? planned[0].at : syncAt;
       // Finality notifications due before the next import go first.
       const horizon = outage && outage.start <= nextAt ? outage.start : nextAt;
-      while (pending.length > 0 && pending[0]!.at <= horizon) yield pending.shift()!;
+      while (pending.length > 0 && pending[0].at <= horizon) yield pending.shift()!;
 
       if (outage && outage.start <= nextAt) {
         pending.length = 0; // the node is down before it gets to them

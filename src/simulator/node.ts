@@ -112,7 +112,7 @@ export type Kind =
   | 'afg.announcing_blocks_to_voted_peers' | 'afg.commit_issued'
   | 'babe.checked_and_importing' | 'tracing.profiling';
 
-const msgOf = (kind: Kind) => kind.split(':')[0] as string;
+const msgOf = (kind: Kind) => kind.split(':')[0];
 
 /** Per-second rates of each kind on a healthy 3 s-block chain (docs/wire-protocol.md#rates-and-sizes), used as the mix in rate mode. */
 export function naturalRates(verbosity: number, role: Role, validators: number, txRate: number): Array<[Kind, number]> {
@@ -438,7 +438,7 @@ export class SimulatedNode {
       let step = 0;
       this.every(Math.random() * ROUND_MS, ROUND_MS / plan.length, () => {
         if (step === 0) this.round++;
-        const kind = plan[step]!;
+        const kind = plan[step];
         step = (step + 1) % plan.length;
         if (kind !== 'afg.commit_issued' || this.round % 2 === 0) this.emit(kind); // ≤ 1 commit per round
       });
@@ -580,8 +580,8 @@ export class SimulatedNode {
     const now = this.simNow();
     return network.graph.neighbours(this.record.node).map((index) => ({
       index,
-      peerId: network.peerIds[index]!,
-      name: network.names[index]!,
+      peerId: network.peerIds[index],
+      name: network.names[index],
       connected: network.model.isOnline(index, now),
     }));
   }
@@ -700,7 +700,7 @@ export class SimulatedNode {
     const nextVoter = () => {
       let voter = this.voterCursor++ % config.validators;
       if (voter === this.voterIndex) voter = this.voterCursor++ % config.validators;
-      return config.authorities[voter]!;
+      return config.authorities[voter];
     };
     const blockMs = config.network?.model.blockTimeMs ?? BLOCK_MS;
     const slot = Math.floor(Date.now() / blockMs);

@@ -20,7 +20,7 @@ export class PeerGraph {
     this.order = Array.from({ length: nodes }, (_, i) => i);
     for (let i = nodes - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
-      [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
+      [this.order[i], this.order[j]] = [this.order[j], this.order[i]];
     }
     this.position = new Array<number>(nodes);
     this.order.forEach((node, position) => (this.position[node] = position));
@@ -31,11 +31,11 @@ export class PeerGraph {
   neighbours(node: number): number[] {
     const n = this.nodes;
     if (n - 1 <= 2 * this.reach) return Array.from({ length: n }, (_, i) => i).filter((i) => i !== node);
-    const p = this.position[node]!;
+    const p = this.position[node];
     const found = new Set<number>();
     for (let k = 1; k <= this.reach; k++) {
-      found.add(this.order[(p + k) % n]!);
-      found.add(this.order[(p - k + n) % n]!);
+      found.add(this.order[(p + k) % n]);
+      found.add(this.order[(p - k + n) % n]);
     }
     return [...found].sort((a, b) => a - b);
   }
@@ -85,7 +85,7 @@ export function buildPadding(targetBytes: number, seed = 'tetcore'): NetworkStat
   const offsets = [0];
   let length = 0;
   for (let i = 0; i < entries.length; i++) {
-    length += entries[i]!.length + (i > 0 ? 1 : 0);
+    length += entries[i].length + (i > 0 ? 1 : 0);
     offsets.push(length);
   }
   return { targetBytes, text: entries.join(','), offsets };
@@ -152,7 +152,7 @@ export function networkStateFrame(fields: {
   const { offsets, text } = fields.padding;
   let count = 0;
   // Entries that fit in the room left (a comma before them unless the map was empty).
-  while (count + 1 < offsets.length && offsets[count + 1]! + (alone ? 0 : 1) <= room) count++;
+  while (count + 1 < offsets.length && offsets[count + 1] + (alone ? 0 : 1) <= room) count++;
   const padding = text.slice(0, offsets[count]);
   if (alone) return frame.replace(marker, padding);
   return frame.replace(`,${marker}`, padding.length > 0 ? `,${padding}` : '');

@@ -4,6 +4,7 @@
 // EXCLUSIVE lock on the parent: writers and readers go on), expired ones detached concurrently and dropped,
 // so no statement here ever takes a lock that writers would queue behind. Design: docs/retention.md.
 import type { Database, Queryable, Transaction } from './database.js';
+import { utcText, utcTextToEpochMs } from '../domain/time.js';
 
 export const EXPIRING_PARENT = 'substrate_logs_expiring';
 /** Serialises changes to the tiling (attach) across server instances. */
@@ -33,15 +34,6 @@ const BOUND = /FROM \((MINVALUE|'([^']+)')\) TO \('([^']+)'\)/;
 const SAFE_NAME = /^substrate_logs_(p\d{8}(_\d{2})?|before_\d{8}_\d{2})$/;
 const SAFE_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
-/** Naive UTC text (second precision) of an epoch-milliseconds instant. */
-export function utcText(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
-}
-
-function epochMs(text: string): number {
-  return Date.parse(`${text.replace(' ', 'T')}Z`);
-}
-
 export function isLockTimeout(error: unknown): boolean {
   return (error as { code?: unknown })?.code === LOCK_TIMEOUT;
 }
@@ -58,7 +50,7 @@ export async function listPartitions(db: Queryable): Promise<Partition[]> {
   for (const row of result.rows) {
     const m = BOUND.exec(row.bound);
     if (!m) continue; // not made by this server (MAXVALUE bound, …): never touched
-    partitions.push({ name: row.name, fromMs: m[1] === 'MINVALUE' ? -Infinity : epochMs(m[2]), toMs: epochMs(m[3]), detachPending: row.pending });
+    partitions.push({ name: row.name, fromMs: m[1] === 'MINVALUE' ? -Infinity : utcTextToEpochMs(m[2]), toMs: utcTextToEpochMs(m[3]), detachPending: row.pending });
   }
   return partitions.sort((a, b) => a.fromMs - b.fromMs);
 }

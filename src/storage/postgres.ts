@@ -11,7 +11,7 @@ const typeParsers = {
   getTypeParser(oid: number, format?: string) {
     if (oid === TYPE_OIDS.TIMESTAMP || oid === TYPE_OIDS.TIMESTAMPTZ || oid === TYPE_OIDS.DATE || oid === TYPE_OIDS.NUMERIC) return identity;
     if (oid === TYPE_OIDS.INT8) return parseInt8;
-    return pg.types.getTypeParser(oid, format as 'text');
+    return pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown;
   },
 };
 

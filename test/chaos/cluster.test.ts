@@ -36,7 +36,7 @@ describe('several servers on one database', () => {
       nodes.forEach((node) => node.start());
       await waitFor(async () => (await Promise.all(servers.map(openConnections))).reduce((a, b) => a + b) === NODES, 'all nodes connected');
       const spread = await Promise.all(servers.map(openConnections));
-      assert.ok(spread.every((n) => n > 0), `nodes spread over every instance: ${spread}`);
+      assert.ok(spread.every((n) => n > 0), `nodes spread over every instance: ${spread.join(', ')}`);
 
       // Any instance sees every node as connected.
       for (const server of servers) {
@@ -48,7 +48,7 @@ describe('several servers on one database', () => {
       const feed = new WebSocket(`ws://127.0.0.1:${servers[2].port}/feed`);
       const delivered = new Promise<unknown[]>((resolve) => {
         feed.on('message', (data) => {
-          const frame = JSON.parse(String(data));
+          const frame = JSON.parse((data as Buffer).toString());
           if (frame.peer_message?.peer_id === '12D3KooWCluster0' && Array.isArray(frame.data) && frame.data.length > 0) resolve(frame.data);
         });
       });

@@ -20,8 +20,8 @@ export function run(command: string, args: string[], options: { what: string; lo
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d));
-    child.stderr.on('data', (d: Buffer) => (output += d));
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const timer = setTimeout(() => {
       try {
         process.kill(-child.pid!, 'SIGKILL'); // the whole process group: buildah's children too

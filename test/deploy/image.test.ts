@@ -155,7 +155,7 @@ describe('container image (buildah, local bookworm + Node 20 base)', { timeout: 
     assert.ok(config.Env.includes('DATA_DIR=/data'));
     assert.ok(config.Env.includes('NODE_ENV=production'));
     assert.deepEqual(config.Healthcheck?.Test.slice(0, 3), ['CMD', 'node', '-e']);
-    assert.match(config.Healthcheck!.Test[3], /\/health/);
+    assert.match(config.Healthcheck.Test[3], /\/health/);
     assert.equal(config.Labels['org.opencontainers.image.version'], PACKAGE.version);
     assert.equal(config.Labels['org.opencontainers.image.revision'], gitRevision());
     assert.equal(config.Labels['org.opencontainers.image.source'], SOURCE);
@@ -243,7 +243,7 @@ describe('container image (buildah, local bookworm + Node 20 base)', { timeout: 
         assert.equal(shutDown.lost, 0);
         const streamed = simulation.records();
         assert.equal(total(streamed), stats.sent);
-        console.log(`test:deploy (${storage.name}): ${stats.sent} messages sent while SIGTERM arrived; server stored ${shutDown.stored! - total(cliRecords)} of them, lost ${shutDown.lost}`);
+        console.log(`test:deploy (${storage.name}): ${stats.sent} messages sent while SIGTERM arrived; server stored ${shutDown.stored - total(cliRecords)} of them, lost ${shutDown.lost}`);
         assert.equal(shutDown.stored, total(cliRecords) + stats.sent, 'the server\'s own count of stored messages');
 
         // 4. The container restarted (docker restart, a pod's container restart): everything is there,

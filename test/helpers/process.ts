@@ -25,7 +25,7 @@ export async function startServerProcess(env: Record<string, string>, entry: str
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);
       if (!line.includes('tetcore-analytics listening')) return;
       try {

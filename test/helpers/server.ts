@@ -2,7 +2,6 @@
 import { pino } from 'pino';
 import { parseSettings, type Settings } from '../../src/config/settings.js';
 import { startServer, type RunningServer, type StartOptions } from '../../src/server.js';
-import type { Database } from '../../src/storage/database.js';
 import type { TestBackend } from './backends.js';
 
 export interface TestServer extends RunningServer {
@@ -19,7 +18,7 @@ export async function startTestServer(backend: TestBackend, env: Record<string, 
   const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', ...env, ...(created.url ? { DATABASE_URL: created.url } : {}) });
   // PostgreSQL: the server opens its own pools (queries and ingestion apart), as in production.
   if (created.url) await created.db.close();
-  const server = await startServer(settings, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), { ...options, ...(created.url ? {} : { db: created.db as Database }) });
+  const server = await startServer(settings, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), { ...options, ...(created.url ? {} : { db: created.db }) });
   let disposed = false;
   return {
     ...server,
