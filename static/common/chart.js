@@ -4,7 +4,9 @@
 // a minimum spacing, so labels never overlap. A TimeChart holds named series of (time, value) points,
 // merges points by time, drops points older than its window, and redraws at most once per frame.
 import uPlot from '/dashboard/vendor/uplot/uPlot.esm.js';
-import { tickLabels, formatNs, formatBytes, round3 } from './format.js';
+import { formatNs, formatBytes, round3, utcTickLabels, valueLabels } from './format.js';
+
+export { utcTickLabels, valueLabels };
 
 const PALETTE = ['#2f6fdf', '#e8590c', '#12805c', '#c2352b', '#7048e8', '#0b7285', '#d6336c', '#5c940d', '#f08c00', '#495057'];
 
@@ -12,35 +14,6 @@ const PALETTE = ['#2f6fdf', '#e8590c', '#12805c', '#c2352b', '#7048e8', '#0b7285
  * @typedef {'ns' | 'ms' | 'bytes' | 'plain' | 'pct'} Unit
  * @typedef {{ title?: string, unit?: Unit, height?: number, windowMs?: number | null, spark?: boolean, points?: boolean }} ChartOptions
  */
-
-const pad = (/** @type {number} */ n) => String(n).padStart(2, '0');
-
-/**
- * UTC labels of time ticks (seconds), with seconds only when ticks are closer than a minute, and the date
- * when the ticks span more than a day.
- * @param {number[]} splits
- * @param {number} incr seconds between ticks
- */
-export function utcTickLabels(splits, incr) {
-  const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
-  return splits.map((s) => {
-    const d = new Date(s * 1000);
-    const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
-    const time = incr < 60 ? `${hm}:${pad(d.getUTCSeconds())}` : hm;
-    return span >= 86400 || incr >= 86400 ? `${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${incr >= 86400 ? '' : time}`.trim() : time;
-  });
-}
-
-/**
- * Labels of value ticks in one unit.
- * @param {number[]} splits
- * @param {Unit} unit
- */
-export function valueLabels(splits, unit) {
-  if (unit === 'ms') return tickLabels(splits.map((v) => v * 1e6), 'ns');
-  if (unit === 'pct') return splits.map((v) => `${round3(v)} %`);
-  return tickLabels(splits, unit);
-}
 
 /**
  * One value as the legend shows it.

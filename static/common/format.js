@@ -147,3 +147,33 @@ export function numeric(value) {
 export function count(n) {
   return n === null || n === undefined ? '–' : n.toLocaleString('en-US');
 }
+
+const pad = (/** @type {number} */ n) => String(n).padStart(2, '0');
+
+/**
+ * UTC labels of time ticks (seconds), with seconds only when ticks are closer than a minute, and the date
+ * when the ticks span more than a day.
+ * @param {number[]} splits
+ * @param {number} incr seconds between ticks
+ */
+export function utcTickLabels(splits, incr) {
+  const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+  return splits.map((s) => {
+    const d = new Date(s * 1000);
+    const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+    const time = incr < 60 ? `${hm}:${pad(d.getUTCSeconds())}` : hm;
+    return span >= 86400 || incr >= 86400 ? `${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${incr >= 86400 ? '' : time}`.trim() : time;
+  });
+}
+
+/**
+ * Labels of value ticks in one unit.
+ * @param {number[]} splits
+ * @param {'ns' | 'ms' | 'bytes' | 'plain' | 'pct'} unit
+ */
+export function valueLabels(splits, unit) {
+  if (unit === 'ms') return tickLabels(splits.map((v) => v * 1e6), 'ns');
+  if (unit === 'pct') return splits.map((v) => `${round3(v)} %`);
+  return tickLabels(splits, unit);
+}
+
