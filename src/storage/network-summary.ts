@@ -7,6 +7,8 @@ const NOW_UTC = `(now() AT TIME ZONE 'utc')`;
 /** Blocks behind a node's "p90 over the last blocks" and its block time. */
 export const SUMMARY_BLOCKS = 50;
 export const UPTIME_WINDOW_S = 24 * 3600;
+/** system.interval messages read per node for its latest figures (two kinds alternate). */
+const INTERVAL_MESSAGES = 4;
 
 export interface NodeSummaryRow {
   peer_id: string;
@@ -68,10 +70,18 @@ export async function nodeSummaries(db: Queryable, connectedWindowS: number): Pr
        JOIN liveness v USING (peer_id)
        LEFT JOIN uptime u USING (peer_id)
        LEFT JOIN LATERAL (
-         SELECT ${INT_FIELD('peers')} AS peers, ${INT_FIELD('txcount')} AS txcount, ${INT_FIELD('height')} AS height,
-                ${INT_FIELD('finalized_height')} AS finalized_height
-           FROM substrate_logs l WHERE l.peer_connection_id = x.id AND l.msg = 'system.interval'
-          ORDER BY l.created_at DESC LIMIT 1
+         -- Tetcore splits system.interval in two messages (chain part, network part): each field is taken
+         -- from the newest of the last few messages that has it.
+         SELECT (array_agg(peers ORDER BY created_at DESC) FILTER (WHERE peers IS NOT NULL))[1] AS peers,
+                (array_agg(txcount ORDER BY created_at DESC) FILTER (WHERE txcount IS NOT NULL))[1] AS txcount,
+                (array_agg(height ORDER BY created_at DESC) FILTER (WHERE height IS NOT NULL))[1] AS height,
+                (array_agg(finalized_height ORDER BY created_at DESC) FILTER (WHERE finalized_height IS NOT NULL))[1] AS finalized_height
+           FROM (
+             SELECT l.created_at, ${INT_FIELD('peers')} AS peers, ${INT_FIELD('txcount')} AS txcount, ${INT_FIELD('height')} AS height,
+                    ${INT_FIELD('finalized_height')} AS finalized_height
+               FROM substrate_logs l WHERE l.peer_connection_id = x.id AND l.msg = 'system.interval'
+              ORDER BY l.created_at DESC LIMIT ${INTERVAL_MESSAGES}
+           ) m
        ) i ON TRUE
        LEFT JOIN LATERAL (
          SELECT height FROM block_arrivals WHERE peer_connection_id = x.id ORDER BY received_at DESC LIMIT 1

@@ -52,6 +52,7 @@ export function formatNs(ns) {
  * @param {number | null | undefined} ms
  */
 export function formatMs(ms) {
+  if (ms === 0) return '0 ms';
   return ms === null || ms === undefined ? '–' : formatNs(ms * 1e6);
 }
 

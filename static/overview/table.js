@@ -32,7 +32,7 @@ export const COLUMNS = [
   { key: 'propagation_last_ms', label: 'Prop. last', title: 'Block propagation: delay of its latest import after the block’s first seen', num: true, sort: 'propagation_last_ms' },
   { key: 'propagation_p90_ms', label: 'Prop. p90', title: 'Block propagation: 90th percentile over its last 50 blocks', num: true, sort: 'propagation_p90_ms' },
   { key: 'block_time_ms', label: 'Block time', title: 'Mean time between its last 50 blocks', num: true, sort: 'block_time_ms' },
-  { key: 'uptime_pct', label: 'Uptime 24 h', title: 'Share of the last 24 hours it was connected', num: true, sort: 'uptime_pct' },
+  { key: 'uptime_pct', label: 'Uptime 24h', title: 'Share of the last 24 hours it was connected', num: true, sort: 'uptime_pct' },
   { key: 'last_seen', label: 'Last seen', title: 'Connected now, or when it was last seen (UTC in the tooltip)', sort: 'last_seen' },
 ];
 
@@ -62,7 +62,8 @@ export function cellText(row, key, now) {
     case 'block_time_ms':
       return formatMs(row[key]);
     case 'uptime_pct':
-      return row.uptime_pct === null ? '–' : `${row.uptime_pct.toFixed(1)} %`;
+      if (row.uptime_pct === null) return '–';
+      return row.uptime_pct > 0 && row.uptime_pct < 0.1 ? '< 0.1 %' : `${row.uptime_pct.toFixed(1)} %`;
     case 'last_seen':
       return row.connected ? 'connected' : ago(parseTs(row.last_seen), now);
     default:

@@ -70,7 +70,8 @@ for (const backend of BACKENDS) {
         await waitFor(async () => (await arrivals(B)).length === height - 9, `B's import of ${height}`);
       }
       await a.send(v2({ msg: 'system.interval', peers: 7, txcount: 3, height: 11, finalized_height: 9 }), v2({ msg: 'notify.finalized', height: '10', best: hash(10) }));
-      await b.send(v2({ msg: 'system.interval', peers: '12', txcount: 0, height: 11, finalized_height: 9 }));
+      // B sends Tetcore's two halves of system.interval: the chain part, then the network part.
+      await b.send(v2({ msg: 'system.interval', txcount: 0, height: 11, finalized_height: 9, best: hash(11) }), v2({ msg: 'system.interval', peers: '12', bandwidth_download: 10, bandwidth_upload: 10 }));
       // C: two overlapping past connections, 12 h → 6 h and 10 h → 4 h ago: 8 hours of the last 24 covered.
       await server.db.query(
         `INSERT INTO peer_connections (ip_addr, peer_id, name, chain, version, created_at, last_seen, disconnected_at) VALUES
@@ -79,7 +80,7 @@ for (const backend of BACKENDS) {
         [C, CHAIN],
       );
       await waitFor(
-        async () => Number((await server.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM substrate_logs WHERE msg IN ('system.interval', 'notify.finalized')`)).rows[0].n) === 3,
+        async () => Number((await server.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM substrate_logs WHERE msg IN ('system.interval', 'notify.finalized')`)).rows[0].n) === 4,
         'interval and finality messages stored',
       );
       await waitFor(async () => (await server.db.query(`SELECT 1 FROM finality_reports WHERE peer_id = $1 AND height = 10`, [A])).rows.length === 1, 'finality of 10');
@@ -104,7 +105,9 @@ for (const backend of BACKENDS) {
         { name: row(A).name, chain: row(A).chain, version: row(A).version, connected: row(A).connected, peers: row(A).peers, txcount: row(A).txcount, best: row(A).best_height, finalized: row(A).finalized_height },
         { name: 'alpha', chain: CHAIN, version: '2.1.2', connected: true, peers: 7, txcount: 3, best: 11, finalized: 10 },
       );
-      assert.equal(row(B).peers, 12, 'a decimal string counts as a number');
+      assert.equal(row(B).peers, 12, 'a decimal string counts as a number, from the network part');
+      assert.equal(row(B).txcount, 0, 'from the chain part');
+      assert.equal(row(B).best_height, 11);
       assert.equal(row(B).finalized_height, 9, 'from system.interval');
       // A saw both blocks first: its delays are 0. B's are its receipts minus A's.
       assert.equal(row(A).propagation_last_ms, 0);

@@ -11,7 +11,7 @@ describe('dashboard units and time labels', () => {
     assert.equal(formatNs(45_300), '45.3 µs');
     assert.equal(formatNs(2_500_000_000), '2.5 s');
     assert.equal(formatMs(6000), '6 s');
-    assert.equal(formatMs(0), '0 ns');
+    assert.equal(formatMs(0), '0 ms', 'zero in the unit it was given');
     assert.equal(formatMs(null), '–');
   });
 
