@@ -53,7 +53,7 @@ export function start() {
   const query = genesis ? `genesis_hash=${encodeURIComponent(genesis)}&` : '';
   const base = `/chains/${encodeURIComponent(chain)}`;
 
-  const propagation = new TimeChart(byId('propagation-chart'), { title: 'Block propagation per block (p50, p90, p99; forks marked)', unit: 'ms', points: true });
+  const propagation = new TimeChart(byId('propagation-chart'), { title: 'Block propagation per block (p50, p90, p99; forks marked)', unit: 'ms', points: true, markers: ['fork'] });
   const finality = new TimeChart(byId('finality-chart'), { title: 'Time to finality per block', unit: 'ms', points: true });
   const lag = new TimeChart(byId('lag-chart'), { title: 'Best − finalized height (per minute)', unit: 'plain', points: true });
   /** @type {NodePropagation[]} */
@@ -144,7 +144,11 @@ export function start() {
       api(`${base}/finality?${query}bucket_s=60`),
     ]);
     renderBlocks(blocks);
-    const histogram = /** @type {Array<{ upper_ms: number | null, count: number, cumulative_pct: number }>} */ (report.histogram);
+    const bins = /** @type {Array<{ upper_ms: number | null, count: number, cumulative_pct: number }>} */ (report.histogram);
+    // Up to the slowest bin with arrivals (and one more), so that fast networks are not one bar at the left.
+    let used = bins.length;
+    while (used > 4 && bins[used - 1].count === 0) used--;
+    const histogram = bins.slice(0, Math.min(bins.length, used + 1));
     histogramChart(byId('histogram-chart'), {
       title: `Propagation histogram, last hour (${count(report.arrivals)} arrivals)`,
       width: Math.max(300, byId('histogram-chart').clientWidth - 24),

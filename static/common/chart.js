@@ -4,7 +4,7 @@
 // a minimum spacing, so labels never overlap. A TimeChart holds named series of (time, value) points,
 // merges points by time, drops points older than its window, and redraws at most once per frame.
 import uPlot from '/dashboard/vendor/uplot/uPlot.esm.js';
-import { formatNs, formatBytes, round3, utcTickLabels, valueLabels } from './format.js';
+import { formatNs, formatBytes, round3, utc, utcTickLabels, valueLabels } from './format.js';
 
 export { utcTickLabels, valueLabels };
 
@@ -12,7 +12,7 @@ const PALETTE = ['#2f6fdf', '#e8590c', '#12805c', '#c2352b', '#7048e8', '#0b7285
 
 /**
  * @typedef {'ns' | 'ms' | 'bytes' | 'plain' | 'pct'} Unit
- * @typedef {{ title?: string, unit?: Unit, height?: number, windowMs?: number | null, spark?: boolean, points?: boolean }} ChartOptions
+ * @typedef {{ title?: string, unit?: Unit, height?: number, windowMs?: number | null, spark?: boolean, points?: boolean, markers?: string[] }} ChartOptions
  */
 
 /**
@@ -59,9 +59,10 @@ export class TimeChart {
    * @param {HTMLElement} container element to draw in; it gets `data-points` (points drawn) for tests and scripts
    * @param {ChartOptions} [options]
    */
-  constructor(container, { title = '', unit = 'plain', height = 240, windowMs = null, spark = false, points = false } = {}) {
+  constructor(container, { title = '', unit = 'plain', height = 240, windowMs = null, spark = false, points = false, markers = [] } = {}) {
     this.container = container;
-    this.options = { title, unit, height, windowMs, spark, points };
+    /** markers: series drawn as marks only (no line), e.g. the blocks that had forks */
+    this.options = { title, unit, height, windowMs, spark, points, markers };
     /** @type {Map<string, Map<number, number>>} name -> (time in s -> value) */
     this.series = new Map();
     /** @type {uPlot | null} */
@@ -159,20 +160,24 @@ export class TimeChart {
    * @returns {uPlot.Options}
    */
   plotOptions(names) {
-    const { title, unit, height, spark, points } = this.options;
+    const { title, unit, height, spark, points, markers } = this.options;
     // Points are drawn when there are few of them (a single point makes no line), or when asked.
     const showPoints = (/** @type {uPlot} */ u) => points || !spark || u.data[0].length < 3;
     /** @type {uPlot.Series[]} */
     const series = [
-      {},
-      ...names.map((name, i) => ({
-        label: name,
-        stroke: PALETTE[i % PALETTE.length],
-        width: 1.5,
-        spanGaps: true,
-        value: (/** @type {uPlot} */ _u, /** @type {number | null} */ v) => formatValue(v, unit),
-        points: { show: showPoints, size: spark ? 3 : 4 },
-      })),
+      { value: (/** @type {uPlot} */ _u, /** @type {number | null} */ v) => (v === null ? '–' : `${utc(new Date(v * 1000)).replace('T', ' ')} UTC`) },
+      ...names.map((name, i) =>
+        markers.includes(name)
+          ? { label: name, stroke: '#c2352b', width: 0, paths: () => null, value: (/** @type {uPlot} */ _u, /** @type {number | null} */ v) => formatValue(v, unit), points: { show: true, size: 9, fill: '#c2352b' } }
+          : {
+              label: name,
+              stroke: PALETTE[i % PALETTE.length],
+              width: 1.5,
+              spanGaps: true,
+              value: (/** @type {uPlot} */ _u, /** @type {number | null} */ v) => formatValue(v, unit),
+              points: { show: showPoints, size: spark ? 3 : 4 },
+            },
+      ),
     ];
     /** @type {uPlot.Scales} */
     const scales = { x: { time: true, range: () => this.xRange() } };

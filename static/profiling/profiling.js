@@ -113,6 +113,17 @@ export function start() {
     feed.subscribe(peerId, 'system.interval', since);
   }
 
-  feed.start();
-  startNodeView({ state, view, cancel, what: 'its tracing.profiling span times are charted here.', onNodes: (list) => (nodes = list) });
+  // The feed opens once /nodes answered: a page refused by API_TOKEN says so instead of retrying a websocket.
+  let started = false;
+  startNodeView({
+    state,
+    view,
+    cancel,
+    what: 'its tracing.profiling span times are charted here.',
+    onNodes(list) {
+      nodes = list;
+      if (!started) feed.start();
+      started = true;
+    },
+  });
 }
