@@ -95,6 +95,8 @@ describe('dashboard data states', () => {
         await page.goto(server.httpUrl(`${PAGES[name]}${separator}access_token=${TOKEN}`));
         await page.waitForFunction(() => ['ok', 'empty'].includes(document.body.dataset.state ?? ''), null, { timeout: 20_000 });
         if (name === 'network' || name === 'chain' || name === 'node') assert.equal(await page.evaluate(() => document.body.dataset.state), 'ok', name);
+        // The feed accepts the token too (the profiling page subscribes to the node).
+        if (name === 'profiling') await page.waitForFunction(() => document.getElementById('status')?.textContent === 'feed: live', null, { timeout: 20_000 });
         // Links between pages keep the token.
         assert.match((await page.getAttribute('header nav a[href^="/dashboard/reputation/"]', 'href')) ?? '', new RegExp(`access_token=${TOKEN}`));
         await page.close();
