@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { BACKENDS } from '../helpers/backends.js';
 import { startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 import { connectNode, type TestNode } from '../helpers/fixtures.js';
+import type { NodeSummaryRow } from '../../src/storage/network-summary.js';
 
 const CHAIN = 'Summary Testnet';
 const peer = (tag: string) => `12D3KooWSummary${tag.repeat(37)}`;
@@ -17,23 +18,8 @@ const v2 = (payload: Record<string, unknown>) => JSON.stringify({ id: 1, ts: new
 const connected = (peerId: string, name: string) =>
   v2({ msg: 'system.connected', chain: CHAIN, genesis_hash: '0x' + 'ab'.repeat(32), name, network_id: peerId, version: '2.1.2', authority: false, implementation: 'Tetcore Node', startup_time: '1624410117123' });
 
-interface SummaryRow {
-  peer_id: string;
-  name: string | null;
-  chain: string | null;
-  version: string | null;
-  connected: boolean;
-  pinned: boolean;
-  last_seen: string | null;
-  peers: number | null;
-  txcount: number | null;
-  best_height: number | null;
-  finalized_height: number | null;
-  propagation_last_ms: number | null;
-  propagation_p90_ms: number | null;
-  block_time_ms: number | null;
-  uptime_pct: number | null;
-}
+/** The route's row: the stored summary, with last_seen formatted, and whether it was pinned. */
+type SummaryRow = NodeSummaryRow & { pinned: boolean };
 interface Summary {
   generated_at: string;
   total: number;
