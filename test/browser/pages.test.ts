@@ -158,6 +158,15 @@ describe('dashboards with the simulated network streaming', () => {
     assert.ok(values.some((v) => /^\d+(\.\d+)? (ns|µs|ms|s)$/.test(v)), `legend values with units: ${values}`);
     await page.waitForFunction(() => document.querySelector('#peers')?.textContent !== '–', null, { timeout: 20_000 });
     await browser.screenshot(page, 'profiling-data');
+    // Aggregated by the server: the mean per 30 s bucket, fewer points than the raw spans.
+    const raw = await page.$eval(chart, (e) => Number((e as HTMLElement).dataset.points));
+    await page.selectOption('#aggregate-type', 'mean');
+    await page.fill('#aggregate-interval', '30');
+    await page.click('#view');
+    await page.waitForFunction((s) => Number((document.querySelector(s) as HTMLElement | null)?.dataset.points ?? 0) > 0, chart, { timeout: 30_000 });
+    const aggregated = await page.$eval(chart, (e) => Number((e as HTMLElement).dataset.points));
+    assert.ok(aggregated < raw, `fewer points once aggregated (${aggregated} < ${raw})`);
+    await browser.screenshot(page, 'profiling-aggregated');
     await page.close();
   });
 
