@@ -2,8 +2,8 @@
 // Peer reputation: the reputation other nodes give the chosen node. The history comes from
 // /reputation/{peer_id} (the server reads the other nodes' network states and answers only the entries
 // about this node), then the page asks again every FEED_INTERVAL_MS for the entries newer than the newest
-// it holds, so that a new network state shows within one feed interval, and a few hundred bytes travel
-// instead of every node's network state.
+// it holds (with an overlap, for nodes whose clocks are behind), so that a new network state shows within
+// one feed interval, and a few hundred bytes travel instead of every node's network state.
 import { api } from '../common/api.js';
 import { byId, el } from '../common/dom.js';
 import { renderHeader } from '../common/header.js';
@@ -15,6 +15,13 @@ import { showNode, startNodeView } from '../common/node-view.js';
 /** The feed's default refresh interval (CACHE_UPDATE_INTERVAL_MS): new entries are asked for as often. */
 export const FEED_INTERVAL_MS = 1000;
 const WHAT = 'the reputation the other nodes give it comes from their system.network_state messages (sent at verbosity 1 and above).';
+
+/**
+ * Each request re-reads this much before the newest entry held: a node whose clock is behind the others'
+ * stamps its network state earlier than entries already shown (entries seen twice are skipped). A clock
+ * more than this behind loses entries from the live view (the history on the next View has them).
+ */
+export const OVERLAP_MS = 15_000;
 
 /** @typedef {{ reporting_peer: string, reputation: number, connected: boolean, ts: string }} Entry */
 
@@ -31,6 +38,8 @@ export function start() {
   const latest = new Map();
   /** @type {string | null} */
   let newest = null;
+  /** @type {Set<string>} entries already shown: `reporter ts` */
+  const seen = new Set();
   /** @type {ReturnType<typeof setTimeout> | null} */
   let timer = null;
   let retryMs = 1000;
@@ -49,6 +58,9 @@ export function start() {
     /** @type {Map<string, Array<{ t: Date | null, v: number }>>} */
     const byReporter = new Map();
     for (const e of entries) {
+      const key = `${e.reporting_peer} ${e.ts}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       const points = byReporter.get(e.reporting_peer) ?? [];
       points.push({ t: parseTs(e.ts), v: e.reputation });
       byReporter.set(e.reporting_peer, points);
@@ -72,11 +84,14 @@ export function start() {
   async function fetchEntries(asked, minutes) {
     if (asked !== generation || viewing === null) return;
     try {
-      const query = newest === null ? `max_age_s=${minutes * 60}` : `start_time=${encodeURIComponent(newest)}`;
+      const since = newest === null ? null : new Date((parseTs(newest)?.getTime() ?? 0) - OVERLAP_MS).toISOString().slice(0, 23);
+      const query = since === null ? `max_age_s=${minutes * 60}` : `start_time=${since}`;
       /** @type {Entry[]} */
       const entries = await api(`/reputation/${encodeURIComponent(viewing)}?${query}`);
       if (asked !== generation) return;
       show(entries);
+      // Keys older than the overlap cannot come again: forget them (memory stays bounded on a long view).
+      if (since !== null && seen.size > 5000) for (const key of seen) if (key.slice(key.indexOf(' ') + 1) < since) seen.delete(key);
       status.textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
       retryMs = 1000;
       timer = setTimeout(() => void fetchEntries(asked, minutes), FEED_INTERVAL_MS);
@@ -93,6 +108,7 @@ export function start() {
     if (timer !== null) clearTimeout(timer);
     viewing = null;
     newest = null;
+    seen.clear();
     latest.clear();
     chart?.destroy();
     chart = null;
