@@ -70,11 +70,18 @@ describe('dashboards with the simulated network streaming', () => {
     await page.click('#head [data-sort="best_height"]');
     await page.waitForFunction(() => document.querySelector('#head [data-sort="best_height"]')?.getAttribute('aria-sort') === 'descending');
     await page.waitForFunction(() => new URLSearchParams(location.search).get('sort') === 'best_height');
-    await new Promise((r) => setTimeout(r, 500));
-    list = await rows();
-    const heights = list.slice(0, 6).map((r) => Number(r.cells[6].replace(/,/g, '')));
-    assert.deepEqual(heights, [...heights].sort((a, b) => b - a), `best heights descending: ${heights}`);
-    assert.equal(list.at(-1)?.peer, GONE);
+    // Once the sorted rows have arrived: the connected nodes' heights never rise down the list.
+    await page.waitForFunction(
+      (gone) => {
+        const shown = [...document.querySelectorAll('#spacer .grid-row:not([hidden])')]
+          .filter((r) => (r as HTMLElement).dataset.peerId)
+          .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
+        const heights = shown.slice(0, 6).map((r) => Number((r.querySelector('.col-best_height')?.textContent ?? '').replace(/,/g, '')));
+        return shown.length === 7 && (shown[6] as HTMLElement).dataset.peerId === gone && heights.every((h, i) => i === 0 || h <= heights[i - 1]);
+      },
+      GONE,
+      { timeout: 15_000 },
+    );
 
     // Filter by name.
     const target = simulated()[2];
@@ -149,7 +156,7 @@ describe('dashboards with the simulated network streaming', () => {
     const page = await browser.open(server.httpUrl(`/dashboard/profiling/?peer_id=${node.peer_id}`));
     await waitForState(page, 'ok', 30_000);
     const chart = '#charts [data-span]';
-    await page.waitForFunction((s) => Number((document.querySelector(s) as HTMLElement | null)?.dataset.points ?? 0) > 0, chart, { timeout: 30_000 });
+    await page.waitForFunction((s) => Number((document.querySelector(s) as HTMLElement | null)?.dataset.points ?? 0) >= 10, chart, { timeout: 30_000 });
     // The legend shows the value under the cursor with its unit (the messages give nanoseconds).
     const box = await page.$(`${chart} .u-over`);
     const area = await box!.boundingBox();
