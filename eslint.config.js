@@ -1,12 +1,13 @@
 // ESLint for the TypeScript of src, test, bench, scripts and deploy, with type information from
-// tsconfig.check.json (static/ has its own settings). `npm run lint`; `npm test` runs it first.
+// tsconfig.check.json, and the dashboards' JavaScript in static/ (browser globals; its types are checked by
+// tsconfig.static.json). `npm run lint`; `npm test` runs it first.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'static/', 'data/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'bench/results/', 'test/browser/artifacts/'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -39,4 +40,5 @@ export default defineConfig(
     },
   },
   { files: ['**/*.js'], extends: [tseslint.configs.disableTypeChecked] },
+  { files: ['static/**/*.js'], languageOptions: { globals: globals.browser, sourceType: 'module' } },
 );

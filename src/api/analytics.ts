@@ -32,8 +32,8 @@ const GenesisHash = Type.Optional(
   Text(`Genesis hash of the chain: needed when several chains have this name; \`${NO_GENESIS}\` names the nodes that never sent one`, { minLength: 1, maxLength: 512 }),
 );
 const Window = (defaultText: string, maxS: number) => ({
-  start_time: Type.Optional(TimeInput(`Start of the window (inclusive); default: ${defaultText} before end_time`)),
-  end_time: Type.Optional(TimeInput(`End of the window (exclusive); default: now. At most ${maxS / HOUR_S} hours after start_time`)),
+  start_time: Type.Optional(TimeInput(`Start of the window (inclusive); default: ${defaultText} before end_time`, null)),
+  end_time: Type.Optional(TimeInput(`End of the window (exclusive); default: now. At most ${maxS / HOUR_S} hours after start_time`, null)),
 });
 
 const CONFLICT = {
@@ -64,8 +64,8 @@ const BlocksQuery = Type.Object({
   genesis_hash: GenesisHash,
   start_height: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Lowest height (inclusive)' })),
   end_height: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Highest height (inclusive)' })),
-  start_time: Type.Optional(TimeInput('Only blocks first seen at or after this')),
-  end_time: Type.Optional(TimeInput('Only blocks first seen before this')),
+  start_time: Type.Optional(TimeInput('Only blocks first seen at or after this', null)),
+  end_time: Type.Optional(TimeInput('Only blocks first seen before this', null)),
   limit: Type.Optional(Limit(100, 'heights')),
 });
 

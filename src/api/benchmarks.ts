@@ -21,13 +21,14 @@ import { rawBodyOf, rawJson } from './json.js';
 import { topLevelMembers } from '../ingest/json-text.js';
 import { invalidParameter, notFound } from './errors.js';
 
+/** The benchmarked node goes in benchmark_spec.substrate.peerId, where the benchmarks page looks for it. */
 const README_EXAMPLE = {
-  benchmark_spec: { tdb: 'tbd' },
+  benchmark_spec: { substrate: { peerId: '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp' } },
   chain_spec: { name: 'Development', etc: 'more chain spec stuff' },
   description: 'notes',
   host_system_id: 2,
   ts_end: '2019-10-28T14:05:27.618903',
-  ts_start: '1970-01-01T00:00:01',
+  ts_start: '2019-10-28T14:00:00',
 };
 
 const SetupBody = Type.Object(
@@ -41,8 +42,8 @@ const ReadmeBody = Type.Object(
     chain_spec: Type.Unknown({ description: 'Any JSON' }),
     description: Text('Notes'),
     host_system_id: Id('id of an existing host system'),
-    ts_start: TimeInput('Start of the benchmark'),
-    ts_end: TimeInput('End of the benchmark'),
+    ts_start: TimeInput('Start of the benchmark', '2019-10-28T14:00:00'),
+    ts_end: TimeInput('End of the benchmark', '2019-10-28T14:05:27.618903'),
   },
   { title: '{benchmark_spec, chain_spec, description, host_system_id, ts_start, ts_end} (README format)' },
 );
@@ -69,7 +70,7 @@ const NewEvent = Type.Object(
     benchmark_id: Id('id of an existing benchmark'),
     name: Text('Event name'),
     phase: Text('e.g. `start` or `end`'),
-    created_at: Type.Optional(TimeInput('When it happened; default: now')),
+    created_at: Type.Optional(TimeInput('When it happened; default: now', null)),
   },
   { title: 'NewBenchmarkEvent' },
 );

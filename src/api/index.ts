@@ -17,6 +17,7 @@ import { registerStatsRoutes } from './stats.js';
 import { registerBenchmarkRoutes } from './benchmarks.js';
 import { registerHostSystemRoutes } from './host-systems.js';
 import { registerAnalyticsRoutes } from './analytics.js';
+import { registerNetworkSummaryRoute } from './network-summary.js';
 
 export interface ApiDeps {
   db: Database;
@@ -46,6 +47,7 @@ export async function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): Pr
     });
     limitAnswerMemory(api, deps.settings.apiMaxTotalResponseBytes, deps.metrics);
     registerNodeRoutes(api, context);
+    registerNetworkSummaryRoute(api, context);
     registerReputationRoutes(api, context);
     registerStatsRoutes(api, context);
     registerBenchmarkRoutes(api, context);

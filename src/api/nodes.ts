@@ -22,7 +22,7 @@ const NodesQuery = Type.Object({
   audit: Type.Optional(Type.Boolean({ description: '`true`: only connections to `/audit`; `false`: only connections to `/`' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: NODES_DEFAULT_LIMIT, description: pageLimitDescription(NODES_DEFAULT_LIMIT, 'nodes') })),
   cursor: Type.Optional(CursorParam()),
-  at: Type.Optional(TimeInput('Only the nodes connected at this instant, each as its latest connection open then')),
+  at: Type.Optional(TimeInput('Only the nodes connected at this instant, each as its latest connection open then', null)),
 });
 
 const NodeRow = Type.Object(
@@ -52,8 +52,8 @@ const LogsQuery = Type.Object({
   peer_id: PeerId('Peer id of the node (required)'),
   msg: Type.Optional(Text('Only this message type, e.g. `block.import`', { minLength: 1, maxLength: 512 })),
   target: Type.Optional(Text('Only messages with this `target`, e.g. `pallet_babe` (with or without `msg`)', { minLength: 1, maxLength: 512 })),
-  start_time: Type.Optional(TimeInput('Only messages newer than this (exclusive); default: no lower bound')),
-  end_time: Type.Optional(TimeInput('Only messages older than this (exclusive); default: now')),
+  start_time: Type.Optional(TimeInput('Only messages newer than this (exclusive); default: no lower bound', null)),
+  end_time: Type.Optional(TimeInput('Only messages older than this (exclusive); default: now', null)),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: LOGS_DEFAULT_LIMIT, description: pageLimitDescription(LOGS_DEFAULT_LIMIT, 'messages') })),
   cursor: Type.Optional(CursorParam()),
 });

@@ -35,8 +35,8 @@ const Snapshot = Type.Object(
 const PEER_HISTORY_DEFAULT_AGE_S = 600;
 const PeerHistoryQuery = Type.Object({
   max_age_s: Type.Optional(MaxAge(undefined, `; default ${PEER_HISTORY_DEFAULT_AGE_S} unless start_time is given`)),
-  start_time: Type.Optional(TimeInput('Only network states newer than this (exclusive); not with max_age_s')),
-  end_time: Type.Optional(TimeInput('Only network states older than this (exclusive); default: now')),
+  start_time: Type.Optional(TimeInput('Only network states newer than this (exclusive); not with max_age_s', null)),
+  end_time: Type.Optional(TimeInput('Only network states older than this (exclusive); default: now', null)),
   limit: Type.Optional(Limit(1000, 'entries (the newest are kept)')),
 });
 

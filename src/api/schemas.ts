@@ -7,9 +7,13 @@ export const PG_INT_MAX = 2_147_483_647;
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
-/** A time accepted in input (query parameter or body field). */
-export const TimeInput = (description: string) =>
-  Type.String({ format: TIME_FORMAT, description: `${description}. \`2019-01-01T00:00:00[.ffffff]\` (UTC) or RFC 3339 with an offset.`, examples: ['2019-01-01T00:00:00'] });
+/**
+ * A time accepted in input (query parameter or body field). `example` is what /docs "Try it out" fills in:
+ * optional query filters pass null, so that trying a route sends none and gets its defaults (one example
+ * shared by start_time and end_time made an empty window, answered 400).
+ */
+export const TimeInput = (description: string, example: string | null = '2019-01-01T00:00:00') =>
+  Type.String({ format: TIME_FORMAT, description: `${description}. \`2019-01-01T00:00:00[.ffffff]\` (UTC) or RFC 3339 with an offset.`, ...(example === null ? {} : { examples: [example] }) });
 
 /** A time in a response: naive UTC, fraction (3 or 6 digits) only when non-zero. */
 export const TimeOutput = (description = 'naive UTC time `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]`') => Type.String({ description, examples: ['2020-02-14T16:59:34.691495'] });

@@ -1,4 +1,4 @@
-// GET /feed/rates: messages per node over the last minute, for the nodes overview page. Computed for
+// GET /feed/rates: messages per node over the last minute (a JSON route for scripts; the network view reads /nodes/summary). Computed for
 // connected nodes only, through the (peer_connection_id, created_at) index, at most once per
 // RATES_REFRESH_MS whatever the number of viewers (concurrent requests share one query).
 import type { FastifyInstance } from 'fastify';

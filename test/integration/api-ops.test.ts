@@ -79,7 +79,7 @@ for (const backend of BACKENDS) {
       for (const path of [
         '/nodes', '/nodes/log_stats', '/nodes/logs', '/reputation', '/reputation/logged', '/reputation/{peer_id}', '/reputation/mock/{qty}',
         '/stats/db', '/stats/version', '/health', '/ready', '/host_systems', '/benchmarks', '/benchmarks/example', '/benchmarks/events',
-        '/benchmarks/{benchmark_id}/events', '/benchmarks/{benchmark_id}/targets',
+        '/benchmarks/{benchmark_id}/events', '/benchmarks/{benchmark_id}/targets', '/nodes/summary',
       ]) {
         assert.ok(paths.includes(path), `${path} documented`);
       }
@@ -91,6 +91,11 @@ for (const backend of BACKENDS) {
       assert.equal(param('start_time').schema.format, 'timestamp');
       assert.ok(body.paths['/benchmarks'].post.requestBody.content['application/json'].schema.anyOf.length === 2, 'both benchmark formats documented');
       assert.ok(logs.responses['400'], 'errors documented');
+      // "Try it out" sends the examples it shows: optional time filters have none (one shared example made
+      // start_time = end_time, a 400), and the benchmark example names its node where the page looks for it.
+      for (const name of ['start_time', 'end_time']) assert.equal(param(name).schema.examples, undefined, `${name} has no example`);
+      const { body: example } = await api(server, '/benchmarks/example');
+      assert.match(example.benchmark_spec.substrate.peerId, /^12D3KooW/);
       const page = await fetch(server.httpUrl('/docs'));
       assert.equal(page.status, 200);
       assert.match(page.headers.get('content-type') ?? '', /text\/html/);

@@ -65,7 +65,7 @@ describe('static files: no dot-files, no symlinks, #12', () => {
   }
 
   it('#12 the dashboards still serve', async () => {
-    for (const url of ['/dashboard/common/app.js', '/dashboard/profiling/', '/dashboard/profiling', '/dashboard/', '/dashboard', '/dashboard/vendor/uplot/uPlot.min.css', '/dashboard/vendor/uplot/uPlot.iife.min.js']) {
+    for (const url of ['/dashboard/common/api.js', '/dashboard/profiling/', '/dashboard/profiling', '/dashboard/', '/dashboard', '/dashboard/vendor/uplot/uPlot.min.css', '/dashboard/vendor/uplot/uPlot.iife.min.js']) {
       const response = await fetch(server.httpUrl(url));
       assert.equal(response.status, 200, url);
       assert.ok((await response.text()).length > 0, url);
