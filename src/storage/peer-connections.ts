@@ -2,7 +2,7 @@
 // ingestion (first message, identity, liveness, disconnection), read by the query API (the node list).
 import type { Queryable } from './database.js';
 import { readPage, type Page } from './query-runner.js';
-import type { Identity } from '../ingest/frame.js';
+import type { Identity } from '../domain/identity.js';
 
 export interface NewConnection {
   ipAddr: string;
