@@ -36,7 +36,7 @@ import { round } from './lib/db.js';
 import { table, save, keyValues } from './lib/report.js';
 import { readChainSeries } from '../src/metrics/chains.js';
 import { createQueryRunner } from '../src/storage/query-runner.js';
-import { CONNECTED_WINDOW_S } from '../src/api/nodes.js';
+import { CONNECTED_WINDOW_S } from '../src/domain/liveness.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -1,5 +1,7 @@
-// The catalogue of error codes the server reports, with their HTTP status where one applies.
-// Every error the server raises on purpose is an AppError carrying one of these codes.
+// The catalogue of the codes the server answers with: error codes with their HTTP status (every error the
+// server raises on purpose is an AppError carrying one of them), and the websocket close codes of ingestion
+// and /feed with the grace period after a close frame (docs/wire-protocol.md#close-codes).
+import type { WebSocket } from 'ws';
 
 export const ERROR_CODES = {
   CONFIG_INVALID: { status: 500, message: 'invalid configuration' },
@@ -18,7 +20,11 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'the request body must be JSON (Content-Type: application/json)' },
   QUERY_TIMEOUT: { status: 503, message: 'the query took longer than the statement timeout' },
-  // Access control: websocket handshakes refused (src/access/)
+  // Websocket handshakes refused (src/access/, src/ingest/routes.ts, src/feed/route.ts)
+  UNAUTHORIZED: { status: 401, message: 'this route requires Authorization: Bearer <API_TOKEN>' },
+  UPGRADE_REQUIRED: { status: 426, message: 'this endpoint accepts websocket connections only' },
+  BAD_HANDSHAKE: { status: 400, message: 'invalid websocket handshake (Sec-WebSocket-Key / Sec-WebSocket-Version 13)' },
+  SHUTTING_DOWN: { status: 503, message: 'the server is shutting down; reconnect shortly' },
   BAD_FORWARDED_FOR: { status: 400, message: 'an X-Forwarded-For entry from a trusted proxy is not an IP address' },
   ORIGIN_FORBIDDEN: { status: 403, message: 'websocket connections from this web page are not allowed (ALLOWED_ORIGINS)' },
   INGEST_FORBIDDEN: { status: 403, message: 'this address may not stream telemetry (INGEST_ALLOW)' },
@@ -40,6 +46,29 @@ export class AppError extends Error {
     this.code = code;
     this.statusCode = ERROR_CODES[code].status;
   }
+}
+
+/**
+ * Close codes the server sends on websockets, ingestion and /feed alike, and what each means in the log.
+ * TOO_BIG is sent by ws itself (WS_MAX_PAYLOAD).
+ */
+export const CLOSE_CODES = {
+  SHUTDOWN: { code: 1001, meaning: 'server shutting down' },
+  TOO_BIG: { code: 1009, meaning: 'message larger than WS_MAX_PAYLOAD' },
+  TOO_SLOW: { code: 4008, meaning: 'too slow: unsent data over FEED_MAX_BUFFERED_BYTES or FEED_MAX_TOTAL_BUFFERED_BYTES' },
+  CLIENT_TIMEOUT: { code: 4408, meaning: 'nothing received for CLIENT_TIMEOUT_S' },
+} as const;
+
+/**
+ * After a close frame the server closes the TCP connection itself this long later: nodes never answer one
+ * (docs/wire-protocol.md#nodes-never-read), and a viewer too slow to read may not either.
+ */
+export const CLOSE_GRACE_MS = 500;
+
+/** Sends a close frame (when the socket is still open) and drops the connection CLOSE_GRACE_MS later. */
+export function closeWithGrace(socket: WebSocket, close: { code: number }, reason: string): void {
+  if (socket.readyState === socket.OPEN) socket.close(close.code, reason);
+  setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
 }
 
 /**

@@ -3,6 +3,8 @@
 // and websockets that cannot set headers, `?access_token=<token>`.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
+import { sendRefusal } from './refusal.js';
 
 const OPEN_ALWAYS = [/^\/dashboard(\/|$)/, /^\/docs(\/|$)/];
 const OPEN_WITH_METRICS_PUBLIC = ['/metrics', '/health', '/ready'];
@@ -29,9 +31,6 @@ export function requireApiToken(app: FastifyInstance, options: { token: string; 
     const token = presentedToken(request);
     // Compare digests: constant time whatever the presented length.
     if (token !== null && timingSafeEqual(digest(token), expected)) return;
-    return reply
-      .code(401)
-      .header('www-authenticate', 'Bearer')
-      .send({ statusCode: 401, error: 'Unauthorized', code: 'UNAUTHORIZED', message: 'this route requires Authorization: Bearer <API_TOKEN>' });
+    return sendRefusal(reply.header('www-authenticate', 'Bearer'), new AppError('UNAUTHORIZED'));
   });
 }

@@ -9,7 +9,7 @@ import { blockList, chainsOverview, finalityReport, nodeHistory, propagationRepo
 import { ErrorBody, Limit, Nullable, PeerId, QUERY_ERRORS, Text, TimeInput, TimeOutput } from './schemas.js';
 import { formatEpochMs, formatTimestamp, parseTime } from '../domain/time.js';
 import { ApiError, notFound } from './errors.js';
-import { CONNECTED_WINDOW_S } from './nodes.js';
+import { CONNECTED_WINDOW_S } from '../domain/liveness.js';
 
 const HOUR_S = 3600;
 const DAY_S = 24 * HOUR_S;

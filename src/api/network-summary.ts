@@ -9,7 +9,7 @@ import type { ApiContext } from './index.js';
 import { nodeSummaries, SUMMARY_BLOCKS, type NodeSummaryRow } from '../storage/network-summary.js';
 import { Nullable, QUERY_ERRORS, Text, TimeOutput } from './schemas.js';
 import { formatTimestamp } from '../domain/time.js';
-import { CONNECTED_WINDOW_S } from './nodes.js';
+import { CONNECTED_WINDOW_S } from '../domain/liveness.js';
 
 export const SUMMARY_REFRESH_MS = 5_000;
 /**

@@ -1,5 +1,6 @@
 // GET /nodes, GET /nodes/log_stats, GET /nodes/logs.
 import type { FastifyInstance } from 'fastify';
+import { CONNECTED_WINDOW_S } from '../domain/liveness.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiContext } from './index.js';
 import { listNodes } from '../storage/peer-connections.js';
@@ -10,8 +11,6 @@ import { formatTimestamp, parseTime } from '../domain/time.js';
 import { rawJson } from './json.js';
 import { ApiError } from './errors.js';
 
-/** A connection whose server has not refreshed `last_seen` for this long is not connected. */
-export const CONNECTED_WINDOW_S = 60;
 
 /** Nodes per page by default: all of them on most deployments, as before pagination. */
 export const NODES_DEFAULT_LIMIT = MAX_LIMIT;

@@ -6,6 +6,7 @@ import dotenv from 'dotenv';
 import { AppError } from '../errors.js';
 import type { TrustProxy } from '../access/client-address.js';
 import { parseOrigin } from '../access/origin.js';
+import { CONNECTED_WINDOW_S, MAX_LIVENESS_INTERVAL_S } from '../domain/liveness.js';
 
 export interface Settings {
   port: number;
@@ -237,7 +238,7 @@ export const SETTINGS = [
   spec({ key: 'bufferMaxBytes', env: 'BUFFER_MAX_BYTES', defaultText: '67_108_864', description: 'Bytes of messages held in memory before ingestion sockets stop being read (backpressure)', parse: integer('BUFFER_MAX_BYTES', 1024), fallback: () => 64 * 1024 * 1024 }),
   spec({ key: 'maxNodesPerConnection', env: 'MAX_NODES_PER_CONNECTION', defaultText: '20', description: 'Distinct envelope ids (nodes) accepted on one websocket; messages of further ids are dropped and counted', parse: integer('MAX_NODES_PER_CONNECTION', 1, 10_000), fallback: () => 20 }),
   spec({ key: 'maxFutureSkewS', env: 'MAX_FUTURE_SKEW_S', defaultText: '600', description: 'A message whose `ts` is more than this many seconds ahead of the server\'s clock is dropped and counted (`ts_in_future`): it would top every "newest first" answer and escape the purge', parse: integer('MAX_FUTURE_SKEW_S', 1, 315_360_000), fallback: () => 600 }),
-  spec({ key: 'livenessIntervalS', env: 'LIVENESS_INTERVAL_S', defaultText: '15', description: 'Seconds between updates of `peer_connections.last_seen` for open connections (at most 20: `/nodes` counts a connection as connected while refreshed within 60 s)', parse: integer('LIVENESS_INTERVAL_S', 1, 20), fallback: () => 15 }),
+  spec({ key: 'livenessIntervalS', env: 'LIVENESS_INTERVAL_S', defaultText: '15', description: `Seconds between updates of \`peer_connections.last_seen\` for open connections (at most ${MAX_LIVENESS_INTERVAL_S}: \`/nodes\` counts a connection as connected while refreshed within ${CONNECTED_WINDOW_S} s)`, parse: integer('LIVENESS_INTERVAL_S', 1, MAX_LIVENESS_INTERVAL_S), fallback: () => 15 }),
   spec({ key: 'statementTimeoutMs', env: 'STATEMENT_TIMEOUT_MS', defaultText: '30_000', description: 'Statement timeout of query routes', parse: integer('STATEMENT_TIMEOUT_MS', 1), fallback: () => 30_000 }),
   spec({ key: 'apiMaxResponseBytes', env: 'API_MAX_RESPONSE_BYTES', defaultText: '8_388_608', description: 'Largest JSON answer of a list route (`/nodes`, `/nodes/logs`, `/benchmarks`, benchmark events and targets), in bytes: rows stop being added once it is reached (at least one row is always sent) and the answer carries `X-Next-Cursor` and a `Link: rel="next"` to the rest', parse: integer('API_MAX_RESPONSE_BYTES', 65_536), fallback: () => 8 * 1024 * 1024 }),
   spec({ key: 'apiMaxTotalResponseBytes', env: 'API_MAX_TOTAL_RESPONSE_BYTES', defaultText: '268_435_456', description: 'JSON answers of the query routes held in memory at once (serialized, not yet taken by the OS: slow readers); an answer that would pass it gets 503 `TOO_BUSY` with `Retry-After: 1` (one answer alone always goes)', parse: integer('API_MAX_TOTAL_RESPONSE_BYTES', 65_536), fallback: () => 256 * 1024 * 1024 }),

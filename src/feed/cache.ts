@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
 import { type FeedKey, keyId } from './protocol.js';
-import type { FeedRow } from './queries.js';
+import type { FeedRow } from '../storage/substrate-logs.js';
 import { parseDbTimestamp, formatEpochUs } from '../domain/time.js';
 
 export interface CachedRecord {

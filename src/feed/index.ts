@@ -5,7 +5,7 @@ import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { FeedCache } from './cache.js';
-import { selectFeedRows } from './queries.js';
+import { selectFeedRows } from '../storage/substrate-logs.js';
 import { FeedRoute } from './route.js';
 import { FeedBudget } from './budget.js';
 import { AddressKeyBudget } from './key-budget.js';

@@ -3,12 +3,11 @@
 // RATES_REFRESH_MS whatever the number of viewers (concurrent requests share one query).
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../storage/database.js';
-import { toDbTimestamp } from '../domain/time.js';
+import { messageCountsOfConnectedNodes } from '../storage/substrate-logs.js';
+import { CONNECTED_WINDOW_S } from '../domain/liveness.js';
 
 export const RATES_WINDOW_S = 60;
 export const RATES_REFRESH_MS = 5_000;
-/** A connection whose server has not refreshed last_seen for this long is not counted (crashed server). */
-const LIVE_WINDOW_S = 120;
 
 export interface NodeRates {
   /** Messages stored over the window, all types. */
@@ -24,18 +23,9 @@ export interface RatesReport {
 }
 
 export async function selectRates(db: Database, windowS: number): Promise<RatesReport> {
-  const since = toDbTimestamp((Date.now() - windowS * 1000) * 1000);
-  const result = await db.query<{ peer_id: string; msg: string | null; n: number }>(
-    `SELECT pc.peer_id, l.msg, count(*)::int AS n
-       FROM peer_connections pc
-       JOIN substrate_logs l ON l.peer_connection_id = pc.id AND l.created_at >= $1::timestamp
-      WHERE pc.peer_id IS NOT NULL AND pc.disconnected_at IS NULL
-        AND pc.last_seen >= (now() AT TIME ZONE 'utc') - make_interval(secs => $2)
-      GROUP BY pc.peer_id, l.msg`,
-    [since, LIVE_WINDOW_S],
-  );
+  const rows = await messageCountsOfConnectedNodes(db, (Date.now() - windowS * 1000) * 1000, CONNECTED_WINDOW_S);
   const nodes: Record<string, NodeRates> = {};
-  for (const row of result.rows) {
+  for (const row of rows) {
     const node = (nodes[row.peer_id] ??= { total: 0, per_minute: 0, by_msg: {} });
     node.total += row.n;
     node.by_msg[row.msg ?? '(none)'] = (node.by_msg[row.msg ?? '(none)'] ?? 0) + row.n;

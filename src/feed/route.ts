@@ -5,7 +5,8 @@ import type {} from '@fastify/websocket';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { FeedCache } from './cache.js';
-import { FeedViewer, FEED_CLOSE_CODES, type ViewerOptions } from './viewer.js';
+import { FeedViewer, type ViewerOptions } from './viewer.js';
+import { AppError, CLOSE_CODES } from '../errors.js';
 import { originForbidden, type OriginPolicy } from '../access/origin.js';
 import { sendRefusal } from '../access/refusal.js';
 import type { ClientAddressResolver } from '../access/client-address.js';
@@ -52,7 +53,7 @@ export class FeedRoute {
         return sendRefusal(reply, originForbidden(request.headers.origin, '/feed', "only this server's own pages and ALLOWED_ORIGINS"));
       },
       handler: (_request, reply) =>
-        reply.code(426).header('upgrade', 'websocket').send({ error: 'Upgrade Required', message: '/feed is a websocket: send {"peer_id","msg","interest":"subscribe","start_time"} frames' }),
+        sendRefusal(reply.header('upgrade', 'websocket'), new AppError('UPGRADE_REQUIRED', '/feed is a websocket: send {"peer_id","msg","interest":"subscribe","start_time"} frames')),
       wsHandler: (socket, request) => {
         const { cache, metrics, log, limits } = this;
         const address = limits.addresses.resolve({ socketAddress: request.socket.remoteAddress, socketPort: request.socket.remotePort, forwardedFor: request.headers['x-forwarded-for'] });
@@ -77,13 +78,13 @@ export class FeedRoute {
   private checkHeartbeats(): void {
     const deadline = Date.now() - FEED_CLIENT_TIMEOUT_MS;
     for (const viewer of this.viewers) {
-      if (viewer.lastFrameAt < deadline) viewer.close(FEED_CLOSE_CODES.TIMEOUT, 'client timeout');
+      if (viewer.lastFrameAt < deadline) viewer.close(CLOSE_CODES.CLIENT_TIMEOUT, 'client timeout');
       else if (viewer.socket.readyState === viewer.socket.OPEN) viewer.socket.ping();
     }
   }
 
   closeAll(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const viewer of this.viewers) viewer.close(FEED_CLOSE_CODES.SHUTDOWN, 'server shutting down');
+    for (const viewer of this.viewers) viewer.close(CLOSE_CODES.SHUTDOWN, 'server shutting down');
   }
 }

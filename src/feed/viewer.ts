@@ -6,6 +6,7 @@
 // taken by the OS, plus aggregates and late rows queued) counts against FEED_MAX_BUFFERED_BYTES for the
 // viewer — the frame being sent included — and against the server-wide FeedBudget.
 import type { WebSocket, RawData } from 'ws';
+import { CLOSE_CODES, closeWithGrace } from '../errors.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
 import { type FeedCache, type CacheListener, type CacheView, type Delivery, type Position, firstAfter, isAfter } from './cache.js';
@@ -20,8 +21,6 @@ function rawDataText(data: RawData): string {
   return Buffer.isBuffer(data) ? data.toString() : Buffer.from(data).toString();
 }
 
-/** 4008: too slow (this viewer's unsent data, a gap in what it was sent, or the server-wide budget). */
-export const FEED_CLOSE_CODES = { SHUTDOWN: 1001, TOO_SLOW: 4008, TIMEOUT: 4408 } as const;
 
 export interface ViewerOptions {
   maxSubscriptions: number;
@@ -334,20 +333,19 @@ export class FeedViewer implements BudgetHolder {
     if (this.closed) return;
     this.context.metrics.feedSlowViewersDisconnected.inc();
     this.context.log.info({ unsent: this.unsentBytes, reason }, 'feed viewer too slow: disconnecting');
-    this.close(FEED_CLOSE_CODES.TOO_SLOW, reason);
+    this.close(CLOSE_CODES.TOO_SLOW, reason);
   }
 
   evictForBudget(): void {
     if (this.closed) return;
     this.context.log.info({ unsent: this.unsentBytes, total: this.context.budget.totalBytes }, 'feed viewer holds the most unsent data over FEED_MAX_TOTAL_BUFFERED_BYTES: disconnecting');
-    this.close(FEED_CLOSE_CODES.TOO_SLOW, 'too slow: server feed buffers full (FEED_MAX_TOTAL_BUFFERED_BYTES)');
+    this.close(CLOSE_CODES.TOO_SLOW, 'too slow: server feed buffers full (FEED_MAX_TOTAL_BUFFERED_BYTES)');
   }
 
   /** Sends a close frame and drops the TCP connection shortly after (a slow peer may never answer). */
-  close(code: number, reason: string): void {
+  close(close: { code: number }, reason: string): void {
     this.release();
-    if (this.socket.readyState === this.socket.OPEN) this.socket.close(code, reason);
-    setTimeout(() => this.socket.terminate(), 1000).unref();
+    closeWithGrace(this.socket, close, reason);
   }
 
   /** Gives every subscription back to the cache and its bytes back to the budget; called once the socket is done. */

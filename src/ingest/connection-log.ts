@@ -4,6 +4,7 @@
 // seconds after a restart) must not flood the log: past a budget of lines per window, lines are folded
 // into one line per window that counts them.
 import type { Logger } from 'pino';
+import { CLOSE_CODES } from '../errors.js';
 import type { NodeHandle } from './node.js';
 
 export interface ConnectionLogOptions {
@@ -26,14 +27,12 @@ interface ConnectionRecord {
   nodes: NodeHandle[];
 }
 
-/** Why a socket closed, by close code (docs/wire-protocol.md, "Close codes"). */
+/** Why a socket closed, by close code (docs/wire-protocol.md#close-codes): the node's codes, then ours. */
 const CLOSE_REASONS: Record<number, string> = {
   1000: 'closed by the node',
-  1001: 'server shutting down',
   1005: 'closed by the node',
   1006: 'connection lost (nodes close without a close frame)',
-  1009: 'message larger than WS_MAX_PAYLOAD',
-  4408: 'nothing received for CLIENT_TIMEOUT_S',
+  ...Object.fromEntries(Object.values(CLOSE_CODES).map((close) => [close.code, close.meaning])),
 };
 
 export class ConnectionLog {

@@ -3,7 +3,8 @@
 // LOG_INTERVAL_MS (saying how many were suppressed in between), so a hostile node cannot flood the log.
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/catalogue.js';
-import type { DropReason, IdentityColumn } from './frame.js';
+import type { DropReason } from '../domain/drops.js';
+import type { IdentityColumn } from '../domain/identity.js';
 
 const LOG_INTERVAL_MS = 10_000;
 

@@ -7,45 +7,8 @@ import { isUtf8 } from 'node:buffer';
 import { tsToUtc } from '../domain/time.js';
 import { jsonbSafe, topLevelMembers } from './json-text.js';
 import { exceedsJsonDepth } from '../json-depth.js';
-
-export const DROP_REASONS = [
-  'invalid_utf8',
-  'invalid_json',
-  /** Arrays/objects nested deeper than MAX_JSON_DEPTH (json-depth.ts). */
-  'too_deep',
-  'not_an_object',
-  'bad_envelope',
-  'missing_ts',
-  'invalid_ts',
-  /** `ts` more than MAX_FUTURE_SKEW_S ahead of the server's clock. */
-  'ts_in_future',
-  'too_many_nodes',
-  'rejected_by_database',
-  /** The database refused to create the node's peer_connections row, so its messages have nowhere to go. */
-  'connection_rejected_by_database',
-  'shutdown_timeout',
-] as const;
-export type DropReason = (typeof DROP_REASONS)[number];
-
-/**
- * Longest identity texts kept, in UTF-16 code units; a longer value is ignored (the message itself is still
- * stored) and counted in `tetcore_identity_fields_rejected_total{field}`. Real nodes stay far below:
- * libp2p peer ids are 46–53 characters, Substrate caps node names at 64, chain names, versions
- * (`2.0.0-rc6-a7bbd5e-x86_64-linux-gnu`) and implementation names are a few dozen, a genesis hash is
- * `0x` + 64 hex digits (130 allows a 64-byte hash). Unbounded, one 8,000-character peer id made
- * PostgreSQL refuse the peer_connections update (btree index rows are limited to 2,704 bytes).
- */
-export const IDENTITY_LIMITS = {
-  peer_id: 128,
-  name: 256,
-  chain: 128,
-  version: 128,
-  implementation: 128,
-  genesis_hash: 130,
-} as const;
-/** The identity fields that are bounded, by their peer_connections column (the metric's `field` label). */
-export type IdentityColumn = keyof typeof IDENTITY_LIMITS;
-export const IDENTITY_COLUMNS = Object.keys(IDENTITY_LIMITS) as IdentityColumn[];
+import type { DropReason } from '../domain/drops.js';
+import { IDENTITY_LIMITS, type Identity, type IdentityColumn } from '../domain/identity.js';
 
 /** The server's clock, for the checks that depend on it. */
 export interface ParseOptions {
@@ -53,19 +16,6 @@ export interface ParseOptions {
   nowMs: number;
   /** A `ts` later than nowMs + this is dropped as `ts_in_future`. */
   maxFutureSkewMs: number;
-}
-
-/** Identity fields of peer_connections, as far as this message tells them. */
-export interface Identity {
-  peerId?: string;
-  name?: string;
-  chain?: string;
-  version?: string;
-  authority?: boolean;
-  /** ms since the epoch, as decimal text (BIGINT). */
-  startupTime?: string;
-  implementation?: string;
-  genesisHash?: string;
 }
 
 export interface StoredRow {

@@ -1,14 +1,8 @@
 // Raw-text helpers for JSON that has already been validated by JSON.parse: locate top-level values
 // without re-serialising them (so numbers above 2^53 stay exact), and make text acceptable to JSONB.
 
-import { skipString } from '../json-depth.js';
+import { skipString, QUOTE, BACKSLASH, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET } from '../json-depth.js';
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 

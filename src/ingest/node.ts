@@ -1,6 +1,6 @@
 // One node as the server sees it: a peer_connections row (created by the writer with the node's first
 // stored message, so a connection that never sends one leaves no row) and the identity it announced.
-import type { Identity } from './frame.js';
+import type { Identity } from '../domain/identity.js';
 
 export class NodeHandle {
   /** peer_connections.id, once the row exists. */

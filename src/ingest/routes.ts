@@ -14,14 +14,11 @@ import { IngestConnection } from './connection.js';
 import { NodeHandle } from './node.js';
 import { IngestGuard } from '../access/ingest-guard.js';
 import { sendRefusal } from '../access/refusal.js';
+import { AppError, CLOSE_CODES, closeWithGrace } from '../errors.js';
 import type { BatchWriter } from './writer.js';
 import type { DropRecorder, IdentityRejectionRecorder } from './drops.js';
 import { ConnectionLog } from './connection-log.js';
 
-/** Close codes the server sends on ingestion sockets (1009 "too big" is sent by ws itself). */
-export const CLOSE_CODES = { SHUTDOWN: 1001, TOO_BIG: 1009, CLIENT_TIMEOUT: 4408 } as const;
-/** Nodes never answer a close frame (docs/wire-protocol.md#nodes-never-read): the TCP socket is closed this long after it. */
-const CLOSE_GRACE_MS = 500;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -90,7 +87,7 @@ export class IngestEndpoints {
         },
         handler: (request, reply) => {
           if (url === '/' && options.httpRoot) return options.httpRoot(request, reply);
-          return reply.code(426).header('upgrade', 'websocket').send({ error: 'Upgrade Required', message: `${url} accepts websocket connections from Tetcore nodes (--telemetry-url 'ws://HOST:PORT${url === '/' ? '' : url} 5')` });
+          return sendRefusal(reply.header('upgrade', 'websocket'), new AppError('UPGRADE_REQUIRED', `${url} accepts websocket connections from Tetcore nodes (--telemetry-url 'ws://HOST:PORT${url === '/' ? '' : url} 5')`));
         },
         wsHandler: (socket, request) => this.accept(socket, request, url, audit),
       });
@@ -105,11 +102,11 @@ export class IngestEndpoints {
     const { metrics, log } = this.deps;
     if (!this.accepting) {
       metrics.handshakesRefused.inc({ reason: 'shutting_down' });
-      return reply.code(503).send({ error: 'Service Unavailable', code: 'SHUTTING_DOWN', message: 'the server is shutting down; reconnect shortly' });
+      return sendRefusal(reply, new AppError('SHUTTING_DOWN'));
     }
     if (!isValidUpgrade(request)) {
       metrics.handshakesRefused.inc({ reason: 'bad_handshake' });
-      return reply.code(400).send({ error: 'Bad Request', code: 'BAD_HANDSHAKE', message: 'invalid websocket handshake (Sec-WebSocket-Key / Sec-WebSocket-Version 13)' });
+      return sendRefusal(reply, new AppError('BAD_HANDSHAKE'));
     }
     const admission = this.guard.admit(request);
     if (!admission.admitted) {
@@ -159,7 +156,7 @@ export class IngestEndpoints {
     for (const connection of this.connections) {
       if (connection.lastFrameAt < deadline) {
         this.deps.log.debug({ endpoint: connection.endpoint }, `nothing received for ${this.deps.settings.clientTimeoutS} s: disconnecting`);
-        closeSocket(connection.socket, CLOSE_CODES.CLIENT_TIMEOUT, 'client timeout');
+        closeWithGrace(connection.socket, CLOSE_CODES.CLIENT_TIMEOUT, 'client timeout');
       } else {
         connection.socket.ping();
       }
@@ -188,15 +185,10 @@ export class IngestEndpoints {
         new Promise<void>((resolve) => {
           if (connection.socket.readyState === connection.socket.CLOSED) return resolve();
           connection.socket.once('close', () => resolve());
-          closeSocket(connection.socket, CLOSE_CODES.SHUTDOWN, 'server shutting down');
+          closeWithGrace(connection.socket, CLOSE_CODES.SHUTDOWN, 'server shutting down');
         }),
     );
     await Promise.all(closing);
     this.connectionLog.flush();
   }
-}
-
-function closeSocket(socket: WebSocket, code: number, reason: string): void {
-  socket.close(code, reason);
-  setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
 }

@@ -16,7 +16,8 @@ import { insertConnection, updateConnection } from '../storage/peer-connections.
 import { isDataError } from '../errors.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { NodeHandle } from './node.js';
-import type { DropReason, StoredRow } from './frame.js';
+import type { StoredRow } from './frame.js';
+import type { DropReason } from '../domain/drops.js';
 import type { AnalyticsIngest, PendingFact } from '../analytics/ingest.js';
 
 interface PendingRow {

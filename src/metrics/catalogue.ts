@@ -3,7 +3,8 @@
 // Values that belong to the host or the database pool are read when scraped (cheap reads, no snapshot).
 import os from 'node:os';
 import client from 'prom-client';
-import { DROP_REASONS, IDENTITY_COLUMNS } from '../ingest/frame.js';
+import { DROP_REASONS } from '../domain/drops.js';
+import { IDENTITY_COLUMNS } from '../domain/identity.js';
 import type { Database } from '../storage/database.js';
 import { readHostMemory, readHostNetwork, type HostMemory, type HostNetwork } from './host.js';
 import { QUANTILES, type ChainSeriesRead } from './chains.js';

@@ -9,7 +9,7 @@ import { listChains, nodeHeads, type ChainRow } from '../storage/analytics-read.
 import { chainFigures } from '../analytics/reports.js';
 import type { Percentiles } from '../analytics/stats.js';
 import type { Settings } from '../config/settings.js';
-import { CONNECTED_WINDOW_S } from '../api/nodes.js';
+import { CONNECTED_WINDOW_S } from '../domain/liveness.js';
 import type { Metrics } from './catalogue.js';
 
 /** The `quantile` label values of the percentile series. */

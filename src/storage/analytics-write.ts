@@ -3,10 +3,9 @@
 // computed from its arrivals (shared with the query API, which computes them for blocks not summarized yet).
 import type { Database, Queryable } from './database.js';
 import type { Fact } from '../analytics/derive.js';
+import { ANALYTICS_LOCK_KEY } from './locks.js';
 
 const NOW_UTC = `(now() AT TIME ZONE 'utc')`;
-/** Serialises the summary job (and analytics:rebuild) across servers sharing the database. */
-export const ANALYTICS_LOCK_KEY = 7_305_007;
 
 // ---------------------------------------------------------------------------------------------------
 // Chains

@@ -5,11 +5,10 @@ import { readdir } from 'node:fs/promises';
 import Postgrator from 'postgrator';
 import type { Database } from './database.js';
 import { AppError } from '../errors.js';
+import { MIGRATION_LOCK_KEY } from './locks.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 export const MIGRATION_TABLE = 'tetcore_analytics_migrations';
-/** Arbitrary but fixed: the advisory lock key that serialises migrations across instances. */
-const MIGRATION_LOCK_KEY = 7_305_001;
 
 export interface MigrationResult {
   applied: string[];

@@ -5,12 +5,9 @@
 // so no statement here ever takes a lock that writers would queue behind. Design: docs/retention.md.
 import type { Database, Queryable, Transaction } from './database.js';
 import { utcText, utcTextToEpochMs } from '../domain/time.js';
+import { PARTITION_LOCK_KEY, PURGE_LOCK_KEY } from './locks.js';
 
 export const EXPIRING_PARENT = 'substrate_logs_expiring';
-/** Serialises changes to the tiling (attach) across server instances. */
-const PARTITION_LOCK_KEY = 7_305_002;
-/** Held by the instance that purges, for the whole run. */
-export const PURGE_LOCK_KEY = 7_305_003;
 export const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** Set on a partition before it is detached, so that a table left detached by a crash is known for what it is. */

@@ -2,7 +2,7 @@
 // ingestion (first message, identity, liveness, disconnection), read by the query API (the node list).
 import type { Queryable } from './database.js';
 import { readPage, type Page } from './query-runner.js';
-import type { Identity } from '../ingest/frame.js';
+import type { Identity } from '../domain/identity.js';
 
 export interface NewConnection {
   ipAddr: string;
@@ -18,6 +18,11 @@ export interface NewConnection {
 
 const NOW_UTC = `(now() AT TIME ZONE 'utc')`;
 
+/** The identity columns' parameters, in the order peer_id, name, chain, version, authority, startup_time, implementation, genesis_hash. */
+function identityParams(i: Identity): Array<string | boolean | null> {
+  return [i.peerId ?? null, i.name ?? null, i.chain ?? null, i.version ?? null, i.authority ?? null, i.startupTime ?? null, i.implementation ?? null, i.genesisHash ?? null];
+}
+
 /** Creates a connection's row, with whatever is known of the node already (one statement). */
 export async function insertConnection(db: Queryable, connection: NewConnection): Promise<number> {
   const i = connection.identity ?? {};
@@ -25,21 +30,7 @@ export async function insertConnection(db: Queryable, connection: NewConnection)
     `INSERT INTO peer_connections (ip_addr, audit, envelope_id, peer_id, name, chain, version, authority, startup_time, implementation, genesis_hash, last_seen, disconnected_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10, $11, ${NOW_UTC}, CASE WHEN $12 THEN ${NOW_UTC} END, COALESCE($13::timestamp, ${NOW_UTC}))
      RETURNING id`,
-    [
-      connection.ipAddr,
-      connection.audit,
-      connection.envelopeId,
-      i.peerId ?? null,
-      i.name ?? null,
-      i.chain ?? null,
-      i.version ?? null,
-      i.authority ?? null,
-      i.startupTime ?? null,
-      i.implementation ?? null,
-      i.genesisHash ?? null,
-      connection.disconnected ?? false,
-      connection.connectedAt ?? null,
-    ],
+    [connection.ipAddr, connection.audit, connection.envelopeId, ...identityParams(i), connection.disconnected ?? false, connection.connectedAt ?? null],
   );
   return result.rows[0].id;
 }
@@ -63,19 +54,7 @@ export async function updateConnection(db: Queryable, update: ConnectionUpdate):
        disconnected_at = CASE WHEN $11 THEN COALESCE(disconnected_at, ${NOW_UTC}) ELSE disconnected_at END,
        last_seen = CASE WHEN $11 THEN last_seen ELSE ${NOW_UTC} END
      WHERE id = $1`,
-    [
-      update.id,
-      i.peerId ?? null,
-      i.name ?? null,
-      i.chain ?? null,
-      i.version ?? null,
-      i.authority ?? null,
-      i.startupTime ?? null,
-      i.implementation ?? null,
-      i.genesisHash ?? null,
-      update.envelopeId,
-      update.disconnected,
-    ],
+    [update.id, ...identityParams(i), update.envelopeId, update.disconnected],
   );
 }
 

@@ -1,9 +1,11 @@
 // All SQL of `substrate_logs` but partitions (partitions.ts) and network-state reputation (reputation.ts):
 // the COPY text encoding of a batch and its exactly-once write (ingestion); messages per type, recent
-// messages of a node and the profiling targets of a benchmarked node (query API).
+// messages of a node and the profiling targets of a benchmarked node (query API); the feed cache's refresh
+// and the message counts of connected nodes (/feed/rates).
 import type { Database, Queryable, Transaction } from './database.js';
 import { withOrderedScans, readPage, type Page, type PageOptions } from './query-runner.js';
 import { recordBatch } from './ingest-batches.js';
+import { toDbTimestamp } from '../domain/time.js';
 
 export const LOG_COLUMNS = ['created_at', 'logs', 'peer_connection_id', 'audit'] as const;
 
@@ -159,4 +161,51 @@ export async function targetsOfPeer(db: Queryable, peerId: string, page: PageOpt
     [peerId, page.after ?? null, page.limit + 1],
     page,
   );
+}
+
+// ---- The feed (src/feed/)
+
+export interface FeedRow {
+  id: number | string;
+  created_at: string;
+  /** The stored message minus ts, id, msg, level and line, as JSON text. */
+  data: string;
+}
+
+/**
+ * The newest `limit` rows of every connection of `peerId` with this `msg`, stored at or after `sinceUs`,
+ * except the ids already held. Newest first, so that a capped cache gets the rows it keeps.
+ * Served by the (peer_connection_id, msg, created_at) index and partition pruning on created_at.
+ */
+export async function selectFeedRows(db: Queryable, peerId: string, msg: string, sinceUs: number, exceptIds: readonly number[], limit: number): Promise<FeedRow[]> {
+  const result = await db.query<FeedRow>(
+    `SELECT l.id, l.created_at, (l.logs - '{ts,id,msg,level,line}'::text[])::text AS data
+       FROM substrate_logs l
+      WHERE l.peer_connection_id = ANY (ARRAY(SELECT pc.id FROM peer_connections pc WHERE pc.peer_id = $1))
+        AND l.msg = $2
+        AND l.created_at >= $3::timestamp
+        AND l.id <> ALL ($4::bigint[])
+      ORDER BY l.created_at DESC, l.id DESC
+      LIMIT $5`,
+    [peerId, msg, toDbTimestamp(sinceUs), exceptIds, limit],
+  );
+  return result.rows;
+}
+
+/**
+ * Messages per type of every connected node (docs/decisions.md#disconnections-recorded: no disconnected_at,
+ * last_seen refreshed within `connectedWindowS`) stored at or after `sinceUs`, through the
+ * (peer_connection_id, created_at) index.
+ */
+export async function messageCountsOfConnectedNodes(db: Queryable, sinceUs: number, connectedWindowS: number): Promise<Array<{ peer_id: string; msg: string | null; n: number }>> {
+  const result = await db.query<{ peer_id: string; msg: string | null; n: number }>(
+    `SELECT pc.peer_id, l.msg, count(*)::int AS n
+       FROM peer_connections pc
+       JOIN substrate_logs l ON l.peer_connection_id = pc.id AND l.created_at >= $1::timestamp
+      WHERE pc.peer_id IS NOT NULL AND pc.disconnected_at IS NULL
+        AND pc.last_seen >= (now() AT TIME ZONE 'utc') - make_interval(secs => $2)
+      GROUP BY pc.peer_id, l.msg`,
+    [toDbTimestamp(sinceUs), connectedWindowS],
+  );
+  return result.rows;
 }

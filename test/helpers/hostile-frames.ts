@@ -1,7 +1,7 @@
 // Frames a hostile or broken client could send, as fast-check arbitraries: shared by the parser's property
 // tests (test/unit/fuzz-parser.test.ts) and the real-server fuzzing (test/integration/fuzz.test.ts).
 import fc from 'fast-check';
-import { type IdentityColumn } from '../../src/ingest/frame.js';
+import type { IdentityColumn } from '../../src/domain/identity.js';
 import { MAX_JSON_DEPTH } from '../../src/json-depth.js';
 
 export const TS = '2021-06-23T01:02:03.123456789+00:00';

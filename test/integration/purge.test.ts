@@ -9,7 +9,8 @@ import { pino } from 'pino';
 import { BACKENDS } from '../helpers/backends.js';
 import { startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 import { connectNode, type TestNode } from '../helpers/fixtures.js';
-import { listPartitions, PURGE_LOCK_KEY } from '../../src/storage/partitions.js';
+import { listPartitions } from '../../src/storage/partitions.js';
+import { PURGE_LOCK_KEY } from '../../src/storage/locks.js';
 import { Purger } from '../../src/purge/purger.js';
 
 const HOUR = 3_600_000;

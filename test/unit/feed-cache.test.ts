@@ -9,7 +9,7 @@ import { setImmediate as settle } from 'node:timers/promises';
 import { pino } from 'pino';
 import { FeedCache, IDLE_GRACE_MS, type CacheListener, type CacheOptions, type CachedRecord, type FeedRowSource } from '../../src/feed/cache.js';
 import type { FeedKey } from '../../src/feed/protocol.js';
-import type { FeedRow } from '../../src/feed/queries.js';
+import type { FeedRow } from '../../src/storage/substrate-logs.js';
 import { toDbTimestamp } from '../../src/domain/time.js';
 import { createMetrics } from '../../src/metrics/catalogue.js';
 

@@ -1,7 +1,8 @@
 // The pure ingest parser on byte fixtures, without a server.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFrame, IDENTITY_LIMITS, IDENTITY_COLUMNS } from '../../src/ingest/frame.js';
+import { parseFrame } from '../../src/ingest/frame.js';
+import { IDENTITY_LIMITS, IDENTITY_COLUMNS } from '../../src/domain/identity.js';
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from '../../src/json-depth.js';
 import { rfc3339ToUtc, tsToUtc } from '../../src/domain/time.js';
 import { jsonbSafe, topLevelMembers } from '../../src/ingest/json-text.js';

@@ -4,7 +4,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseFrame, DROP_REASONS, IDENTITY_LIMITS } from '../../src/ingest/frame.js';
+import { parseFrame } from '../../src/ingest/frame.js';
+import { DROP_REASONS } from '../../src/domain/drops.js';
+import { IDENTITY_LIMITS } from '../../src/domain/identity.js';
 import { TS, CLOCK, IDENTITY_FIELDS, identityFields, deepFrame, futureFrame, hostileFrame } from '../helpers/hostile-frames.js';
 
 describe('fuzzing the ingest parser', () => {
