@@ -7,6 +7,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { AppError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { QueryOverloadedError } from './admission.js';
 
 export type InputLocation = 'querystring' | 'params' | 'body' | 'headers';
 
@@ -125,10 +126,11 @@ export function createErrorHandler(statementTimeoutMs: number) {
     if (appError.statusCode >= 500) {
       // An unreachable database is reported by /ready and the writer; a timeout or a failure is worth a warning.
       const cause = (appError as { cause?: unknown }).cause ?? error;
-      const level = appError.code === 'DB_UNAVAILABLE' ? 'info' : 'warn';
+      const level = appError.code === 'DB_UNAVAILABLE' || appError.code === 'QUERY_OVERLOADED' ? 'info' : 'warn';
       request.log[level]({ err: cause, code: appError.code, url: request.url }, 'query failed');
     }
     if (appError.code === 'DB_UNAVAILABLE' || appError.code === 'QUERY_TIMEOUT') reply.header('retry-after', '5');
+    if (appError instanceof QueryOverloadedError) reply.header('retry-after', String(appError.retryAfterS));
     return reply.code(appError.statusCode).type('application/json; charset=utf-8').send(errorBody(appError));
   };
 }

@@ -10,7 +10,7 @@
 // entries and FEED_MAX_CACHE_BYTES in all. Entries stay while they have listeners, however long their
 // node is silent, and are evicted IDLE_GRACE_MS after the last listener left.
 import type { Logger } from 'pino';
-import type { Database } from '../storage/database.js';
+import type { Queryable } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import { type FeedKey, keyId } from './protocol.js';
 import { selectFeedRows, type FeedRow } from './queries.js';
@@ -139,7 +139,7 @@ export class FeedCache {
   private closed = false;
 
   constructor(
-    private readonly db: Database,
+    private readonly db: Queryable,
     private readonly options: CacheOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,

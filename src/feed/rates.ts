@@ -2,7 +2,7 @@
 // connected nodes only, through the (peer_connection_id, created_at) index, at most once per
 // RATES_REFRESH_MS whatever the number of viewers (concurrent requests share one query).
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../storage/database.js';
+import type { Queryable } from '../storage/database.js';
 import { toDbTimestamp } from './time.js';
 
 export const RATES_WINDOW_S = 60;
@@ -23,7 +23,7 @@ export interface RatesReport {
   nodes: Record<string, NodeRates>;
 }
 
-export async function selectRates(db: Database, windowS: number): Promise<RatesReport> {
+export async function selectRates(db: Queryable, windowS: number): Promise<RatesReport> {
   const since = toDbTimestamp((Date.now() - windowS * 1000) * 1000);
   const result = await db.query<{ peer_id: string; msg: string | null; n: number }>(
     `SELECT pc.peer_id, l.msg, count(*)::int AS n
@@ -44,7 +44,7 @@ export async function selectRates(db: Database, windowS: number): Promise<RatesR
   return { window_s: windowS, nodes };
 }
 
-export function registerRatesRoute(app: FastifyInstance, db: Database): void {
+export function registerRatesRoute(app: FastifyInstance, db: Queryable): void {
   let cached: { at: number; report: Promise<RatesReport> } | null = null;
   app.get('/feed/rates', async () => {
     const now = Date.now();
