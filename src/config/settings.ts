@@ -303,6 +303,9 @@ export function parseSettings(env: Environment): Settings {
   if (settings.feedMaxBufferedBytes < 2 * settings.feedMaxFrameBytes) {
     throw new SettingError('FEED_MAX_BUFFERED_BYTES', `a value ≥ 2 × FEED_MAX_FRAME_BYTES (${2 * settings.feedMaxFrameBytes})`, String(settings.feedMaxBufferedBytes));
   }
+  if (settings.role !== 'all' && settings.databaseUrl === null) {
+    throw new SettingError('ROLE', 'all without DATABASE_URL (servers of the ingest and query roles share one PostgreSQL; the embedded database belongs to one server)', settings.role);
+  }
   if (settings.databaseReadUrl !== null && settings.databaseUrl === null) {
     throw new SettingError('DATABASE_READ_URL', 'DATABASE_URL to be set too (a replica of it; the embedded database has none)', maskUrl(settings.databaseReadUrl));
   }
