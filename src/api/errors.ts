@@ -74,6 +74,10 @@ export function databaseError(error: unknown, statementTimeoutMs: number): AppEr
     // Data exception: a value from the request that the database cannot store or compare.
     return new ApiError('BAD_REQUEST', `the database rejected a value of the request: ${message}`, {}, { cause: error });
   }
+  if ((code === '40001' || code === '40P01') && /conflict with recovery/i.test(message)) {
+    // A read replica cancelled the query to replay the primary's changes (docs/scaling.md#read-replica): transient.
+    return new AppError('DB_UNAVAILABLE', 'the read replica cancelled the query to apply changes from the primary (conflict with recovery); try again', { cause: error });
+  }
   if (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_MESSAGES.test(message)) {
     return new AppError('DB_UNAVAILABLE', 'the database is unavailable; try again later', { cause: error });
   }

@@ -27,11 +27,15 @@ export async function withOrderedScans<T>(db: Queryable, fn: () => Promise<T>): 
   await db.query(
     `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('enable_memoize', 'off', true), set_config('jit', 'off', true)`,
   );
+  let result: T;
   try {
-    return await fn();
-  } finally {
-    await db.query(`SELECT set_config('enable_sort', 'on', true), set_config('enable_bitmapscan', 'on', true), set_config('enable_memoize', 'on', true)`);
+    result = await fn();
+  } catch (error) {
+    // The transaction is aborted: restoring would fail and hide this error (it ends with the transaction anyway).
+    throw error;
   }
+  await db.query(`SELECT set_config('enable_sort', 'on', true), set_config('enable_bitmapscan', 'on', true), set_config('enable_memoize', 'on', true)`);
+  return result;
 }
 
 /** One page of a list: its rows, and whether more rows follow them. */
