@@ -7,7 +7,9 @@
 //          real streaming replica started here (test/helpers/replica.ts) (target ≥ 0.9)
 //   below: the split setup below saturation (--below-nodes × --below-rate) with the flood: stored = sent,
 //          and send→queryable p99 (on the database the API reads: the replica) < 1 s
-//   --nodes 200 --rate 50 --window 15 --rounds 2 --concurrency 500 --setups all,split,below
+//   --nodes 200 --rate 50 --window 15 --rounds 2 --concurrency 500 --setups all,split,below --query-nice 0
+// On one machine the split setups share its CPUs; --query-nice 10 runs the query server and the replica at
+// a lower CPU priority, standing for the separate machines they would have in production.
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -30,11 +32,14 @@ const { values: args } = parseArgs({
     'below-nodes': { type: 'string', default: '100' },
     'below-rate': { type: 'string', default: '10' },
     'below-seconds': { type: 'string', default: '30' },
+    'query-nice': { type: 'string', default: '0' },
     'flood-child': { type: 'boolean', default: false },
   },
 });
 const WINDOW_S = Number(args.window);
 const CONCURRENCY = Number(args.concurrency);
+/** CPU priority of the query side (query server, replica) in the split setups: on one machine, stands for "on other machines". */
+const QUERY_NICE = Number(args['query-nice']);
 
 if (args['flood-child']) {
   await floodChild();
@@ -113,11 +118,11 @@ async function startSetup(split: boolean): Promise<Setup> {
       servers.push(server);
       return { ingest: server, query: server, readUrl: database.url, primaryUrl: database.url, stop: () => stopAll(servers, replica, database) };
     }
-    replica = await startReplica();
+    replica = await startReplica({ nice: QUERY_NICE });
     const readUrl = replica.url(databaseName(database.url));
     const ingest = await startServer({ env: { DATABASE_URL: database.url, ROLE: 'ingest' } });
     servers.push(ingest);
-    const query = await startServer({ env: { DATABASE_URL: database.url, DATABASE_READ_URL: readUrl, ROLE: 'query' } });
+    const query = await startServer({ env: { DATABASE_URL: database.url, DATABASE_READ_URL: readUrl, ROLE: 'query' }, nice: QUERY_NICE });
     servers.push(query);
     return { ingest, query, readUrl, primaryUrl: database.url, stop: () => stopAll(servers, replica, database) };
   } catch (error) {

@@ -61,7 +61,8 @@ function asPostgres(bin: string, args: string[]): void {
   else execFileSync(bin, args, { stdio: 'pipe' });
 }
 
-export async function startReplica(): Promise<Replica> {
+/** `nice`: CPU priority of the replica's processes (the query-flood benchmark: "another machine"). */
+export async function startReplica(options: { nice?: number } = {}): Promise<Replica> {
   const bin = await allowReplication();
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tetcore-replica-'));
@@ -83,6 +84,12 @@ export async function startReplica(): Promise<Replica> {
     if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
     asPostgres(`${bin}/pg_ctl`, ['-D', data, '-l', path.join(dir, 'log'), '-w', 'start']);
     running = true;
+    if (options.nice) {
+      // Backends forked later inherit the postmaster's priority; those running now are reniced with it.
+      const postmaster = fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
+      const children = execFileSync('pgrep', ['-P', postmaster], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      execFileSync('renice', ['-n', String(Math.trunc(options.nice)), '-p', postmaster, ...children], { stdio: 'pipe' });
+    }
   } catch (error) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;
