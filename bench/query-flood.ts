@@ -124,6 +124,7 @@ async function startSetup(split: boolean): Promise<Setup> {
     servers.push(ingest);
     const query = await startServer({ env: { DATABASE_URL: database.url, DATABASE_READ_URL: readUrl, ROLE: 'query' }, nice: QUERY_NICE });
     servers.push(query);
+    await replica.caughtUp(); // the migrations replayed before anything reads there
     return { ingest, query, readUrl, primaryUrl: database.url, stop: () => stopAll(servers, replica, database) };
   } catch (error) {
     await stopAll(servers, replica, database);

@@ -19,6 +19,8 @@ export interface Replica {
   /** Pauses / resumes WAL replay: rows committed on the primary stay invisible here meanwhile (lag). */
   pauseReplay(): Promise<void>;
   resumeReplay(): Promise<void>;
+  /** Resolves once the replica has replayed everything the primary had written when called. */
+  caughtUp(timeoutMs?: number): Promise<void>;
   /** Stops the replica (fast shutdown: sessions are cut). */
   stop(): void;
   /** Stops it if running and deletes its folder. */
@@ -100,6 +102,16 @@ export async function startReplica(options: { nice?: number } = {}): Promise<Rep
     url,
     pauseReplay: async () => void (await adminQuery(url('postgres'), 'SELECT pg_wal_replay_pause()')),
     resumeReplay: async () => void (await adminQuery(url('postgres'), 'SELECT pg_wal_replay_resume()')),
+    async caughtUp(timeoutMs = 60_000) {
+      const [{ lsn }] = await adminQuery<{ lsn: string }>(ADMIN_URL, 'SELECT pg_current_wal_lsn()::text AS lsn');
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const [{ done }] = await adminQuery<{ done: boolean }>(url('postgres'), `SELECT coalesce(pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn, false) AS done`);
+        if (done) return;
+        if (Date.now() > deadline) throw new Error(`the replica did not replay up to ${lsn} within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     stop,
     destroy() {
       try {
