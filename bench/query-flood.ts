@@ -5,9 +5,9 @@
 //   all:   one ROLE=all server (target: flooded ≥ 0.75 × no-flood)
 //   split: a ROLE=ingest server the nodes stream to, a ROLE=query server the flood goes to, reading from a
 //          real streaming replica started here (test/helpers/replica.ts) (target ≥ 0.9)
-//   below: the split setup below saturation (--below-nodes × --below-rate) with the flood: stored = sent,
-//          and send→queryable p99 (on the database the API reads: the replica) < 1 s
-//   --nodes 200 --rate 50 --window 15 --rounds 2 --concurrency 500 --setups all,split,below --query-nice 0
+//   below, below-all: the split / ROLE=all setup below saturation (--below-nodes × --below-rate) with the
+//          flood: stored = sent, and send→queryable p99 (on the database the API reads) < 1 s
+//   --nodes 200 --rate 50 --window 15 --rounds 2 --concurrency 500 --setups all,split,below,below-all --query-nice 0
 // On one machine the split setups share its CPUs; --query-nice 10 runs the query server and the replica at
 // a lower CPU priority, standing for the separate machines they would have in production.
 import { parseArgs } from 'node:util';
@@ -28,9 +28,9 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '15' },
     rounds: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '500' },
-    setups: { type: 'string', default: 'all,split,below' },
+    setups: { type: 'string', default: 'all,split,below,below-all' },
     'below-nodes': { type: 'string', default: '100' },
-    'below-rate': { type: 'string', default: '10' },
+    'below-rate': { type: 'string', default: '30' },
     'below-seconds': { type: 'string', default: '30' },
     'query-nice': { type: 'string', default: '0' },
     'flood-child': { type: 'boolean', default: false },
@@ -184,9 +184,9 @@ async function floodWindows(name: string, split: boolean) {
   }
 }
 
-/** The split setup below saturation, with the flood on: stored = sent, and send→queryable on the replica. */
-async function belowSaturation() {
-  const setup = await startSetup(true);
+/** Below saturation, with the flood on: stored = sent, and send→queryable where the API reads (the replica when split). */
+async function belowSaturation(split: boolean) {
+  const setup = await startSetup(split);
   const primary = await connect(setup.primaryUrl);
   const reader = await connect(setup.readUrl);
   let simulation: Simulation | null = null;
@@ -209,7 +209,7 @@ async function belowSaturation() {
     simulation = null;
     await until(async () => (await checkStoredEqualsSent({ query: (sql: string, params?: unknown[]) => primary.query(sql, params) as never }, records)).missing === 0, 30_000, 500);
     const check = await checkStoredEqualsSent({ query: (sql: string, params?: unknown[]) => primary.query(sql, params) as never }, records);
-    keyValues('below saturation, split + replica, with the flood', { 'sent/s': sentPerSecond, sent: check.sent, stored: check.stored, missing: check.missing, extra: check.extra, 'node drops': final.dropped, 'send→queryable on the replica p50/p99/max ms': `${latency.p50Ms} / ${latency.p99Ms} / ${latency.maxMs}`, unseen: latency.unseen, 'queries answered': queries.answered, statuses: JSON.stringify(queries.statuses) });
+    keyValues(`below saturation, ${split ? 'split + replica' : 'ROLE=all'}, with the flood`, { 'sent/s': sentPerSecond, sent: check.sent, stored: check.stored, missing: check.missing, extra: check.extra, 'node drops': final.dropped, [`send→queryable ${split ? 'on the replica' : ''} p50/p99/max ms`]: `${latency.p50Ms} / ${latency.p99Ms} / ${latency.maxMs}`, unseen: latency.unseen, 'queries answered': queries.answered, statuses: JSON.stringify(queries.statuses) });
     return { sentPerSecond, check, latency, queries, nodeDrops: final.dropped };
   } finally {
     await simulation?.stop();
@@ -224,14 +224,16 @@ const setups = new Set(args.setups!.split(','));
 const result: Record<string, unknown> = { machine: machine(), args };
 if (setups.has('all')) result.all = await floodWindows('ROLE=all, one server', false);
 if (setups.has('split')) result.split = await floodWindows('ROLE=ingest + ROLE=query, reads on a replica', true);
-if (setups.has('below')) result.below = await belowSaturation();
+if (setups.has('below')) result.below = await belowSaturation(true);
+if (setups.has('below-all')) result.belowAll = await belowSaturation(false);
 const summary: Record<string, unknown> = {};
 if (result.all) summary['ROLE=all: flooded / no-flood stored msgs/s'] = `${(result.all as { ratio: number }).ratio} (target ≥ 0.75)`;
 if (result.split) summary['split + replica: flooded / no-flood stored msgs/s'] = `${(result.split as { ratio: number }).ratio} (target ≥ 0.9)`;
-if (result.below) {
-  const below = result.below as { check: { sent: number; stored: number }; latency: { p99Ms: number } };
-  summary['below saturation: stored = sent'] = `${below.check.stored === below.check.sent} (${below.check.stored} / ${below.check.sent})`;
-  summary['below saturation: send→queryable p99'] = `${below.latency.p99Ms} ms (target < 1000)`;
+for (const [key, label] of [['below', 'split + replica'], ['belowAll', 'ROLE=all']] as const) {
+  const below = result[key] as { sentPerSecond: number; check: { sent: number; stored: number }; latency: { p99Ms: number } } | undefined;
+  if (below === undefined) continue;
+  summary[`below saturation (${label}, ${below.sentPerSecond} msg/s): stored = sent`] = `${below.check.stored === below.check.sent} (${below.check.stored} / ${below.check.sent})`;
+  summary[`below saturation (${label}): send→queryable p99`] = `${below.latency.p99Ms} ms (target < 1000)`;
 }
 keyValues('result', summary);
 console.log(`written ${save('query-flood', result)}`);
