@@ -57,13 +57,20 @@ function flood(http: string, peerIds: string[]) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+    if (output.startsWith('ready\n')) markReady();
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return {
+    /** Resolves once the child runs its loops (at nice 19 on a busy machine, starting takes seconds). */
+    ready: Promise.race([ready, exited.then(() => Promise.reject(new Error('the flood process exited before it started')))]),
     async stop(): Promise<{ answered: number; statuses: Record<string, number> }> {
       child.kill('SIGTERM');
       await exited;
-      return JSON.parse(output);
+      return JSON.parse(output.slice('ready\n'.length));
     },
   };
 }
@@ -76,6 +83,7 @@ async function floodChild(): Promise<void> {
   const statuses = new Map<number, number>();
   let answered = 0;
   process.once('SIGTERM', () => (running = false));
+  process.stdout.write('ready\n');
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, i) => {
       while (running) {
@@ -150,6 +158,7 @@ async function floodWindows(name: string, split: boolean) {
     for (let round_ = 0; round_ < Number(args.rounds); round_++) {
       for (const withFlood of [false, true]) {
         const load = withFlood ? flood(`http://127.0.0.1:${setup.query.port}`, peerIds) : null;
+        await load?.ready;
         await sleep(2000); // let the flood reach its steady state
         const pg = new PostgresCpu(databaseName(setup.primaryUrl)).start();
         const sim0 = simulation.stats();
@@ -196,6 +205,7 @@ async function belowSaturation(split: boolean) {
     const records = simulation.records();
     const peerIds = records.map((r) => r.networkId).filter((id): id is string => Boolean(id));
     const load = flood(`http://127.0.0.1:${setup.query.port}`, peerIds);
+    await load.ready;
     await sleep(2000);
     const probe = new LatencyProbe(reader, records.slice(0, 10));
     probe.start();
