@@ -100,7 +100,15 @@ export async function startReplica(options: { nice?: number } = {}): Promise<Rep
   return {
     port,
     url,
-    pauseReplay: async () => void (await adminQuery(url('postgres'), 'SELECT pg_wal_replay_pause()')),
+    async pauseReplay() {
+      // A pause is a request: wait until the startup process has stopped replaying.
+      await adminQuery(url('postgres'), 'SELECT pg_wal_replay_pause()');
+      const deadline = Date.now() + 30_000;
+      while ((await adminQuery<{ state: string }>(url('postgres'), 'SELECT pg_get_wal_replay_pause_state() AS state'))[0].state !== 'paused') {
+        if (Date.now() > deadline) throw new Error('the replica did not pause its replay within 30 s');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     resumeReplay: async () => void (await adminQuery(url('postgres'), 'SELECT pg_wal_replay_resume()')),
     async caughtUp(timeoutMs = 60_000) {
       const [{ lsn }] = await adminQuery<{ lsn: string }>(ADMIN_URL, 'SELECT pg_current_wal_lsn()::text AS lsn');
