@@ -97,6 +97,16 @@ export async function startReplica(options: { nice?: number } = {}): Promise<Rep
     throw error;
   }
   const url = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  // A process that ends without destroy() (a crash, an unhandled error) still leaves no cluster behind.
+  const cleanUp = () => {
+    try {
+      stop();
+    } catch {
+      // already gone
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', cleanUp);
   return {
     port,
     url,
@@ -122,6 +132,7 @@ export async function startReplica(options: { nice?: number } = {}): Promise<Rep
     },
     stop,
     destroy() {
+      process.removeListener('exit', cleanUp);
       try {
         stop();
       } finally {
