@@ -73,10 +73,14 @@ describe('ROLE=ingest and ROLE=query on one PostgreSQL', () => {
     assert.deepEqual(refusal(await handshake(ws(ingest, '/feed'))), { status: 404, code: 'WRONG_ROLE' });
   });
 
-  it('both answer /health, /ready and /metrics', async () => {
+  it('both answer /health, /ready and /metrics; only the ingest server maintains partitions', async () => {
     for (const server of [ingest, query]) {
       for (const path of ['/health', '/ready', '/metrics']) assert.equal((await fetch(http(server, path))).status, 200, path);
     }
+    const maintained = async (server: RunningServer) => /tetcore_partition_maintenance_total\{outcome="ok"\} [1-9]/.test(await (await fetch(http(server, '/metrics'))).text());
+    assert.equal(await maintained(ingest), true);
+    assert.equal(await maintained(query), false);
+    assert.equal(query.summarizer, null, 'no block summary job on a query server');
   });
 
   it('ROLE=ingest or query needs DATABASE_URL (the embedded database belongs to one server)', () => {
