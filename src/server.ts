@@ -107,7 +107,7 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   if (ingestDb !== db) attachDatabase(metrics, ingestDb, 'ingest');
   if (retentionDb !== db) attachDatabase(metrics, retentionDb, 'retention');
   if (reads !== db) attachDatabase(metrics, reads, 'reads');
-  const admission = new Admission({ concurrency: settings.queryConcurrency, queueMax: settings.queryQueueMax, queueWaitMs: settings.queryQueueWaitMs }, metrics);
+
   const recordDrop = createDropRecorder(metrics, log);
   const writer = new BatchWriter(
     ingestDb,
@@ -123,6 +123,9 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
     recordDrop,
     settings.analytics ? new AnalyticsIngest(metrics, log) : null,
   );
+  // ROLE=all: while the writer is behind (more waiting than its writers take in one round, or paused), queries go one at a time (docs/scaling.md#queries-in-their-own-lane).
+  const ingestionBehind = ingesting ? () => writer.isPaused || writer.pendingRows > 2 * settings.dbBatchSize * settings.dbWriters : undefined;
+  const admission = new Admission({ concurrency: settings.queryConcurrency, queueMax: settings.queryQueueMax, queueWaitMs: settings.queryQueueWaitMs, ingestionBehind }, metrics);
   // Network analytics: figures of settled blocks (docs/analytics.md).
   const summarizer = settings.analytics && ingesting ? new BlockSummarizer(ingestDb, { settleS: settings.analyticsSettleS, intervalS: settings.analyticsSummaryIntervalS }, metrics, log) : null;
   summarizer?.start();

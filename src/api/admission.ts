@@ -3,7 +3,8 @@
 // most QUERY_QUEUE_WAIT_MS, and past either limit they fail with AppError QUERY_OVERLOADED (503,
 // Retry-After), so a flood of queries is refused at the door instead of piling up on the database and
 // the event loop that ingestion shares (docs/scaling.md#queries-in-their-own-lane).
-// Ingestion never passes through here: it has its own pool (src/storage/open.ts).
+// Ingestion never passes through here: it has its own pool (src/storage/open.ts). In a ROLE=all server,
+// while the writer's buffer is filling up, queries are admitted one at a time (ingestionBehind).
 //
 // Wrapping a handler:
 //   await admission.run(() => query(...))                 // short work: the slot is held while fn runs
@@ -19,6 +20,12 @@ export interface AdmissionOptions {
   concurrency: number;
   queueMax: number;
   queueWaitMs: number;
+  /**
+   * True while ingestion in this process is behind (ROLE=all: the writer's buffer filling up): queries
+   * are then admitted one at a time, so that a query flood gives the event loop and the database back
+   * to the nodes first. Checked at each admission.
+   */
+  ingestionBehind?: () => boolean;
 }
 
 export interface AdmissionSlot {
@@ -79,7 +86,7 @@ export class Admission {
 
   /** A slot, at once or after queueing; throws QueryOverloadedError when the queue is full or the wait too long. */
   acquire(options: AcquireOptions = {}): Promise<AdmissionSlot> {
-    if (this.inFlight < this.options.concurrency && this.waiting === 0) return Promise.resolve(this.take());
+    if (this.inFlight < this.limit() && this.waiting === 0) return Promise.resolve(this.take());
     const retryAfterS = retryAfterSeconds(this.options.queueWaitMs);
     if (this.waiting >= this.options.queueMax) {
       this.metrics.queriesRejected.inc({ reason: 'queue_full' });
@@ -101,8 +108,14 @@ export class Admission {
         }, this.options.queueWaitMs),
       };
       line.push(waiter);
-      this.updateGauges();
+      // Slots may have opened without a release (ingestion caught up): hand them out now.
+      this.next();
     });
+  }
+
+  /** QUERY_CONCURRENCY, or 1 while ingestion is behind. */
+  private limit(): number {
+    return this.options.ingestionBehind?.() ? 1 : this.options.concurrency;
   }
 
   private take(): AdmissionSlot {
@@ -121,7 +134,7 @@ export class Admission {
 
   /** Hands freed slots to the waiters, priority first. */
   private next(): void {
-    while (this.inFlight < this.options.concurrency) {
+    while (this.inFlight < this.limit()) {
       const waiter = this.urgent.shift() ?? this.queue.shift();
       if (waiter === undefined) break;
       waiter.grant();

@@ -54,3 +54,20 @@ test('a full queue refuses at once, a wait past the limit is refused; both count
   assert.equal(admission.running, 0);
   assert.equal(await admission.run(async () => 42), 42);
 });
+
+test('while ingestion is behind, queries are admitted one at a time; the full concurrency returns with it', async () => {
+  let behind = true;
+  const admission = new Admission({ concurrency: 3, queueMax: 10, queueWaitMs: 60_000, ingestionBehind: () => behind }, createMetrics());
+  const first = await admission.acquire();
+  let secondGranted = false;
+  const second = admission.acquire().then((slot) => ((secondGranted = true), slot));
+  const third = admission.acquire();
+  assert.equal(admission.running, 1);
+  assert.equal(admission.waiting, 2);
+  behind = false;
+  first.release(); // the next admission sees ingestion caught up: both waiters go
+  const slots = await Promise.all([second, third]);
+  assert.equal(secondGranted, true);
+  assert.equal(admission.running, 2);
+  slots.forEach((s) => s.release());
+});
