@@ -31,6 +31,9 @@ export const ERROR_CODES = {
   TOO_MANY_CONNECTIONS_FROM_ADDRESS: { status: 429, message: 'this address holds its maximum of node connections (MAX_CONNECTIONS_PER_IP)' },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'the server holds its maximum of node connections (MAX_CONNECTIONS)' },
   TOO_BUSY: { status: 503, message: 'the server holds too many large answers not yet sent; try again shortly' },
+  QUERY_OVERLOADED: { status: 503, message: 'too many queries are running or waiting (QUERY_CONCURRENCY, QUERY_QUEUE_MAX, QUERY_QUEUE_WAIT_MS); try again after Retry-After' },
+  // ROLE: a route or websocket this server's role does not serve (docs/scaling.md)
+  WRONG_ROLE: { status: 404, message: 'this server does not serve this route in its ROLE' },
   AMBIGUOUS_CHAIN: { status: 409, message: 'several chains have this name: name one with genesis_hash' },
 } as const;
 

@@ -22,13 +22,19 @@ import { requireApiToken } from './access/api-token.js';
 import { AnalyticsIngest } from './analytics/ingest.js';
 import { BlockSummarizer } from './analytics/summarizer.js';
 import { MetricsSummary } from './metrics/summary.js';
+import { Admission } from './api/admission.js';
+import { answerQueriesElsewhere, refuseIngestion, servesIngestion, servesQueries } from './roles.js';
 import { describeDatabase, listenError, listenUrl, reservePort, type PortReservation } from './startup.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   port: number;
-  /** The database of queries (and, embedded, of everything). */
+  /** The primary's query pool: API writes, readiness (and, embedded, everything). */
   db: Database;
+  /** Where reads of the API, feed and dashboards go: DATABASE_READ_URL when set, else `db`. */
+  reads: Database;
+  /** The query lane's admission control (src/api/admission.ts): wrap long-running query handlers with it. */
+  admission: Admission;
   /** The database of ingestion: writer, handshakes (the same as `db` when embedded). */
   ingestDb: Database;
   /** Partition maintenance and purge (the same as `db` when embedded). */
@@ -79,7 +85,7 @@ export async function startServer(settings: Settings, log: Logger, options: Star
   const reservation = await reservePort(settings.host, settings.port);
   let databases: Databases | null = null;
   try {
-    databases = options.db ? { queries: options.db, ingest: options.db, retention: options.db, close: () => options.db!.close() } : await openDatabases(settings);
+    databases = options.db ? { queries: options.db, reads: options.db, ingest: options.db, retention: options.db, close: () => options.db!.close() } : await openDatabases(settings);
     return await startParts(settings, log, databases, reservation, options.db ? `${options.db.kind} (given by the caller)` : describeDatabase(settings), options);
   } catch (error) {
     await reservation.release();
@@ -90,15 +96,20 @@ export async function startServer(settings: Settings, log: Logger, options: Star
 }
 
 async function startParts(settings: Settings, log: Logger, databases: Databases, reservation: PortReservation, database: string, options: StartOptions): Promise<RunningServer> {
-  const { queries: db, ingest: ingestDb, retention: retentionDb } = databases;
-  log.info({ database }, 'database opened');
+  const { queries: db, reads, ingest: ingestDb, retention: retentionDb } = databases;
+  // ROLE (docs/scaling.md#roles): an ingest server runs the writer, partitions and purge; a query server the API, feed and dashboards.
+  const ingesting = servesIngestion(settings.role);
+  const querying = servesQueries(settings.role);
+  log.info({ database, role: settings.role, reads: reads === db ? 'primary' : 'replica (DATABASE_READ_URL)' }, 'database opened');
   await migrateWhenReachable(ingestDb, log);
 
   const metrics = createMetrics();
   attachDatabase(metrics, db, 'queries');
   if (ingestDb !== db) attachDatabase(metrics, ingestDb, 'ingest');
   if (retentionDb !== db) attachDatabase(metrics, retentionDb, 'retention');
-  attachChainSeries(metrics, db, settings, log.child({ component: 'metrics' }));
+  if (reads !== db) attachDatabase(metrics, reads, 'reads');
+  attachChainSeries(metrics, reads, settings, log.child({ component: 'metrics' }));
+
   const recordDrop = createDropRecorder(metrics, log);
   const writer = new BatchWriter(
     ingestDb,
@@ -114,11 +125,14 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
     recordDrop,
     settings.analytics ? new AnalyticsIngest(metrics, log) : null,
   );
+  // ROLE=all: while the writer is behind (more waiting than its writers take in one round, or paused), queries go one at a time (docs/scaling.md#queries-in-their-own-lane).
+  const ingestionBehind = ingesting ? () => writer.isPaused || writer.pendingRows > 2 * settings.dbBatchSize * settings.dbWriters : undefined;
+  const admission = new Admission({ concurrency: settings.queryConcurrency, queueMax: settings.queryQueueMax, queueWaitMs: settings.queryQueueWaitMs, ingestionBehind }, metrics);
   // Network analytics: figures of settled blocks (docs/analytics.md).
-  const summarizer = settings.analytics ? new BlockSummarizer(ingestDb, { settleS: settings.analyticsSettleS, intervalS: settings.analyticsSummaryIntervalS }, metrics, log) : null;
+  const summarizer = settings.analytics && ingesting ? new BlockSummarizer(ingestDb, { settleS: settings.analyticsSettleS, intervalS: settings.analyticsSummaryIntervalS }, metrics, log) : null;
   summarizer?.start();
   const purger = new Purger(retentionDb, settings, metrics, log.child({ component: 'retention' }), { clock: options.clock });
-  await purger.start();
+  if (ingesting) await purger.start();
 
   const httpLog = log.child({ component: 'http' }, { level: ['trace', 'debug'].includes(settings.logLevel) ? settings.logLevel : 'warn' });
   const app = Fastify({
@@ -144,11 +158,13 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
       await ingest.closeAll();
     },
   });
-  const feed = await registerFeed(app, { db, metrics, settings, log });
-  ingest.register(app, { httpRoot: feed.overview });
+  const feed = querying ? await registerFeed(app, { db: reads, admission, metrics, settings, log }) : null;
+  if (ingesting) ingest.register(app, { httpRoot: feed?.overview });
+  else refuseIngestion(app, metrics, feed?.overview);
   registerOpsRoutes(app, { db, metrics, log });
   registerMetricsRoute(app, metrics);
-  await registerApiRoutes(app, { db, metrics, settings });
+  if (querying) await registerApiRoutes(app, { db, reads, admission, metrics, settings });
+  else answerQueriesElsewhere(app);
 
   const summary = new MetricsSummary(metrics, log, { maxRows: settings.bufferMaxRows, maxBytes: settings.bufferMaxBytes });
   let closing: Promise<number> | null = null;
@@ -159,7 +175,7 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
       const closed = app.close();
       const lost = await writer.drain(settings.shutdownTimeoutS * 1000);
       await closed;
-      await feed.close();
+      await feed?.close();
       await purger.stop();
       await summarizer?.stop();
       await databases.close();
@@ -183,5 +199,5 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   log.info({ url: listenUrl(settings.host, port), port, database }, 'tetcore-analytics listening');
   summary.start();
 
-  return { app, port, db, ingestDb, retentionDb, writer, metrics, summarizer, ingest, purger, close };
+  return { app, port, db, reads, admission, ingestDb, retentionDb, writer, metrics, summarizer, ingest, purger, close };
 }

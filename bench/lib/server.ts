@@ -27,6 +27,8 @@ export interface ServerOptions {
   nodeFlags?: string[];
   /** Folder of the built server, relative to the repository (default dist): A/B of two builds. */
   distDir?: string;
+  /** CPU priority (nice) of the server: stands for "on another machine" when several share this one. */
+  nice?: number;
 }
 
 export interface ServerProcess {
@@ -54,7 +56,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
   }
   const nofile = options.nofile ?? 65536;
   // The hard limit caps what an unprivileged shell may ask for: try the wanted value, else the hard limit.
-  const script = `ulimit -n ${nofile} 2>/dev/null || ulimit -n $(ulimit -Hn); echo "nofile $(ulimit -n)" >&2; exec "$0" "$@"`;
+  const script = `ulimit -n ${nofile} 2>/dev/null || ulimit -n $(ulimit -Hn); echo "nofile $(ulimit -n)" >&2; exec ${options.nice ? `nice -n ${Math.trunc(options.nice)} ` : ''}"$0" "$@"`;
   const child = spawn('/bin/sh', ['-c', script, process.execPath, ...flags, `${options.distDir ?? 'dist'}/main.js`], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...options.env },

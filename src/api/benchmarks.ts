@@ -117,7 +117,7 @@ function formatBenchmark(row: BenchmarkRow) {
 
 const isForeignKeyViolation = (error: unknown) => (error as { code?: string })?.code === '23503';
 
-export function registerBenchmarkRoutes(app: FastifyInstance, { run, settings }: ApiContext): void {
+export function registerBenchmarkRoutes(app: FastifyInstance, { run, write, settings }: ApiContext): void {
   const maxBytes = settings.apiMaxResponseBytes;
   const pageOf = (q: PageParams) => ({ limit: q.limit ?? BENCHMARK_LISTS_DEFAULT_LIMIT, maxBytes });
 
@@ -152,11 +152,11 @@ export function registerBenchmarkRoutes(app: FastifyInstance, { run, settings }:
       // The JSON documents are stored as sent (JSON.stringify of the parsed body would round big integers).
       const raw = topLevelMembers(rawBodyOf(request) ?? JSON.stringify(body), ['setup', 'benchmark_spec', 'chain_spec']);
       if ('setup' in body) {
-        return formatBenchmark(await run((db) => insertSetupBenchmark(db, raw.get('setup') ?? 'null')));
+        return formatBenchmark(await write((db) => insertSetupBenchmark(db, raw.get('setup') ?? 'null')));
       }
       const b = body as Static<typeof ReadmeBody>;
       try {
-        const row = await run((db) =>
+        const row = await write((db) =>
           insertReadmeBenchmark(db, {
             benchmarkSpecJson: raw.get('benchmark_spec') ?? 'null',
             chainSpecJson: raw.get('chain_spec') ?? 'null',
@@ -194,7 +194,7 @@ export function registerBenchmarkRoutes(app: FastifyInstance, { run, settings }:
     async (request) => {
       const e = request.body;
       try {
-        const row = await run((db) =>
+        const row = await write((db) =>
           insertBenchmarkEvent(db, { benchmarkId: e.benchmark_id, name: e.name, phase: e.phase, createdAt: e.created_at === undefined ? undefined : (parseTime(e.created_at) as string) }),
         );
         return { ...row, created_at: formatTimestamp(row.created_at) };

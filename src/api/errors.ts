@@ -7,6 +7,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { AppError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { QueryOverloadedError } from './admission.js';
 
 export type InputLocation = 'querystring' | 'params' | 'body' | 'headers';
 
@@ -79,6 +80,10 @@ export function databaseError(error: unknown, statementTimeoutMs: number): AppEr
     // Data exception: a value from the request that the database cannot store or compare.
     return new ApiError('BAD_REQUEST', `the database rejected a value of the request: ${message}`, {}, { cause: error });
   }
+  if ((code === '40001' || code === '40P01') && /conflict with recovery/i.test(message)) {
+    // A read replica cancelled the query to replay the primary's changes (docs/scaling.md#read-replica): transient.
+    return new AppError('DB_UNAVAILABLE', 'the read replica cancelled the query to apply changes from the primary (conflict with recovery); try again', { cause: error });
+  }
   if (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_MESSAGES.test(message)) {
     return new AppError('DB_UNAVAILABLE', 'the database is unavailable; try again later', { cause: error });
   }
@@ -131,10 +136,11 @@ export function createErrorHandler(statementTimeoutMs: number) {
     if (appError.statusCode >= 500) {
       // An unreachable database is reported by /ready and the writer; a timeout or a failure is worth a warning.
       const cause = (appError as { cause?: unknown }).cause ?? error;
-      const level = appError.code === 'DB_UNAVAILABLE' ? 'info' : 'warn';
+      const level = appError.code === 'DB_UNAVAILABLE' || appError.code === 'QUERY_OVERLOADED' ? 'info' : 'warn';
       request.log[level]({ err: cause, code: appError.code, url: request.url }, 'query failed');
     }
     if (appError.code === 'DB_UNAVAILABLE' || appError.code === 'QUERY_TIMEOUT') reply.header('retry-after', '5');
+    if (appError instanceof QueryOverloadedError) reply.header('retry-after', String(appError.retryAfterS));
     return reply.code(appError.statusCode).type('application/json; charset=utf-8').send(errorBody(appError));
   };
 }

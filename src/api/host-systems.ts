@@ -24,7 +24,7 @@ const HostSystem = Type.Object(
   { title: 'HostSystem' },
 );
 
-export function registerHostSystemRoutes(app: FastifyInstance, { run }: ApiContext): void {
+export function registerHostSystemRoutes(app: FastifyInstance, { run, write }: ApiContext): void {
   app.get(
     '/host_systems',
     { schema: { tags: ['benchmarks'], summary: 'List host systems (by id)', response: { 200: Type.Array(HostSystem), ...QUERY_ERRORS } } },
@@ -42,6 +42,6 @@ export function registerHostSystemRoutes(app: FastifyInstance, { run }: ApiConte
         response: { 200: HostSystem, ...QUERY_ERRORS, ...BODY_ERRORS },
       },
     },
-    async (request) => run((db) => insertHostSystem(db, request.body)),
+    async (request) => write((db) => insertHostSystem(db, request.body)),
   );
 }

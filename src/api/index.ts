@@ -6,9 +6,11 @@ import type { Database } from '../storage/database.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { createQueryRunner, type QueryRunner } from '../storage/query-runner.js';
+import type { Admission } from './admission.js';
 import { registerDocs } from './docs.js';
 import { validatorCompiler } from './validation.js';
-import { createErrorHandler } from './errors.js';
+import { createErrorHandler, databaseError } from './errors.js';
+import { AppError } from '../errors.js';
 import { jsonBodyParser, toJson } from './json.js';
 import { limitAnswerMemory } from './answer-budget.js';
 import { registerNodeRoutes } from './nodes.js';
@@ -20,19 +22,44 @@ import { registerAnalyticsRoutes } from './analytics.js';
 import { registerNetworkSummaryRoute } from './network-summary.js';
 
 export interface ApiDeps {
+  /** The primary: the few writes of the API (POST routes). */
   db: Database;
+  /** Where reads go: DATABASE_READ_URL (a replica) when set, else `db`. */
+  reads?: Database;
+  /** The query lane's admission control (src/api/admission.ts); every transaction of the API passes it. */
+  admission?: Admission;
   metrics: Metrics;
   settings: Settings;
 }
 
 export interface ApiContext extends ApiDeps {
-  /** Runs read/write queries in one transaction under STATEMENT_TIMEOUT_MS. */
+  /** Runs read queries in one transaction under STATEMENT_TIMEOUT_MS, on the read database. */
   run: QueryRunner;
+  /** Runs queries that write (or must see what was just written) on the primary. */
+  write: QueryRunner;
+}
+
+/** A replica that cannot be reached is named as such in the 503 (the primary, and ingestion, may be fine). */
+function namingReplica(runner: QueryRunner, statementTimeoutMs: number): QueryRunner {
+  return async (fn) => {
+    try {
+      return await runner(fn);
+    } catch (error) {
+      if (databaseError(error, statementTimeoutMs).code !== 'DB_UNAVAILABLE') throw error;
+      throw new AppError('DB_UNAVAILABLE', 'the read database (DATABASE_READ_URL, a replica) is unavailable; try again later', { cause: error });
+    }
+  };
 }
 
 export async function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   registerDocs(app);
-  const context: ApiContext = { ...deps, run: createQueryRunner(deps.db, deps.settings.statementTimeoutMs) };
+  const admit = (runner: QueryRunner): QueryRunner => (deps.admission ? (fn) => deps.admission!.run(() => runner(fn)) : runner);
+  const reads = deps.reads ?? deps.db;
+  const context: ApiContext = {
+    ...deps,
+    run: admit(reads === deps.db ? createQueryRunner(reads, deps.settings.statementTimeoutMs) : namingReplica(createQueryRunner(reads, deps.settings.statementTimeoutMs), deps.settings.statementTimeoutMs)),
+    write: admit(createQueryRunner(deps.db, deps.settings.statementTimeoutMs)),
+  };
   await app.register(async (api) => {
     api.setValidatorCompiler(validatorCompiler);
     api.setSerializerCompiler(() => toJson);

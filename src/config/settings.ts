@@ -12,6 +12,8 @@ export interface Settings {
   port: number;
   host: string;
   databaseUrl: string | null;
+  databaseReadUrl: string | null;
+  role: 'all' | 'ingest' | 'query';
   dataDir: string;
   heartbeatIntervalS: number;
   clientTimeoutS: number;
@@ -48,6 +50,9 @@ export interface Settings {
   feedMaxKeysPerAddress: number;
   apiMaxResponseBytes: number;
   apiMaxTotalResponseBytes: number;
+  queryConcurrency: number;
+  queryQueueMax: number;
+  queryQueueWaitMs: number;
   assetsPath: string;
   trustProxy: TrustProxy;
   allowedOrigins: string[];
@@ -220,6 +225,8 @@ export const SETTINGS = [
   spec({ key: 'port', env: 'PORT', defaultText: '8080', description: 'TCP port of the HTTP and websocket server', parse: integer('PORT', 0, 65535), fallback: () => 8080 }),
   spec({ key: 'host', env: 'HOST', defaultText: '0.0.0.0', description: 'Address to listen on', parse: text('HOST'), fallback: () => '0.0.0.0' }),
   spec({ key: 'databaseUrl', env: 'DATABASE_URL', defaultText: '(unset: embedded database)', description: 'PostgreSQL URL; when unset an embedded PostgreSQL (PGlite) stores its data in `DATA_DIR`', parse: databaseUrl('DATABASE_URL'), fallback: () => null }),
+  spec({ key: 'databaseReadUrl', env: 'DATABASE_READ_URL', defaultText: '(unset: reads go to `DATABASE_URL`)', description: 'PostgreSQL URL of a streaming replica of `DATABASE_URL`: every read of the query API, `/feed` and the dashboards goes to it; writes, migrations, partitions and the purge stay on `DATABASE_URL` (docs/scaling.md). Needs `DATABASE_URL`', parse: databaseUrl('DATABASE_READ_URL'), fallback: () => null }),
+  spec({ key: 'role', env: 'ROLE', defaultText: 'all', description: '`all`: everything in one server; `ingest`: node websockets (`/`, `/audit`), the writer, partitions and the purge; `query`: the query API, `/feed` and the dashboards. Both also answer `/metrics`, `/health`, `/ready`; run any number of each against one database (docs/scaling.md)', parse: oneOf('ROLE', ['all', 'ingest', 'query'] as const), fallback: () => 'all' as const }),
   spec({ key: 'dataDir', env: 'DATA_DIR', defaultText: './data', description: 'Data folder of the embedded database (ignored with `DATABASE_URL`); one server at a time uses it (lock file `tetcore-analytics.lock`)', parse: text('DATA_DIR'), fallback: () => './data' }),
   spec({ key: 'heartbeatIntervalS', env: 'HEARTBEAT_INTERVAL', defaultText: '5', description: 'Seconds between pings to nodes and between liveness checks', parse: integer('HEARTBEAT_INTERVAL', 1), fallback: () => 5 }),
   spec({ key: 'clientTimeoutS', env: 'CLIENT_TIMEOUT_S', defaultText: '10', description: 'A node connection from which nothing at all (data, ping or pong) arrived for this many seconds is closed', parse: integer('CLIENT_TIMEOUT_S', 1), fallback: () => 10 }),
@@ -242,6 +249,9 @@ export const SETTINGS = [
   spec({ key: 'statementTimeoutMs', env: 'STATEMENT_TIMEOUT_MS', defaultText: '30_000', description: 'Statement timeout of query routes', parse: integer('STATEMENT_TIMEOUT_MS', 1), fallback: () => 30_000 }),
   spec({ key: 'apiMaxResponseBytes', env: 'API_MAX_RESPONSE_BYTES', defaultText: '8_388_608', description: 'Largest JSON answer of a list route (`/nodes`, `/nodes/logs`, `/benchmarks`, benchmark events and targets), in bytes: rows stop being added once it is reached (at least one row is always sent) and the answer carries `X-Next-Cursor` and a `Link: rel="next"` to the rest', parse: integer('API_MAX_RESPONSE_BYTES', 65_536), fallback: () => 8 * 1024 * 1024 }),
   spec({ key: 'apiMaxTotalResponseBytes', env: 'API_MAX_TOTAL_RESPONSE_BYTES', defaultText: '268_435_456', description: 'JSON answers of the query routes held in memory at once (serialized, not yet taken by the OS: slow readers); an answer that would pass it gets 503 `TOO_BUSY` with `Retry-After: 1` (one answer alone always goes)', parse: integer('API_MAX_TOTAL_RESPONSE_BYTES', 65_536), fallback: () => 256 * 1024 * 1024 }),
+  spec({ key: 'queryConcurrency', env: 'QUERY_CONCURRENCY', defaultText: 'half of `DB_POOL_SIZE`', description: 'Queries of the query API and feed cache refreshes running at once; further ones wait in a queue (src/api/admission.ts)', parse: integer('QUERY_CONCURRENCY', 1, 10_000), fallback: (s) => Math.max(1, Math.floor((s.dbPoolSize ?? 2) / 2)) }),
+  spec({ key: 'queryQueueMax', env: 'QUERY_QUEUE_MAX', defaultText: '256', description: 'Queries waiting for one of `QUERY_CONCURRENCY` at once; a query past it is answered 503 `QUERY_OVERLOADED` with `Retry-After` at once', parse: integer('QUERY_QUEUE_MAX', 0, 1_000_000), fallback: () => 256 }),
+  spec({ key: 'queryQueueWaitMs', env: 'QUERY_QUEUE_WAIT_MS', defaultText: '2000', description: 'Longest wait of a query in the queue; past it it is answered 503 `QUERY_OVERLOADED` with `Retry-After`', parse: integer('QUERY_QUEUE_WAIT_MS', 1, 600_000), fallback: () => 2000 }),
   spec({ key: 'handshakeTimeoutS', env: 'HANDSHAKE_TIMEOUT_S', defaultText: '10', description: 'A connection that has not sent complete HTTP headers (a handshake that never finishes) after this many seconds is closed', parse: integer('HANDSHAKE_TIMEOUT_S', 1, 3600), fallback: () => 10 }),
   spec({ key: 'shutdownTimeoutS', env: 'SHUTDOWN_TIMEOUT_S', defaultText: '30', description: 'On SIGTERM/SIGINT, how long to keep trying to write buffered messages before giving up (and logging what was lost)', parse: integer('SHUTDOWN_TIMEOUT_S', 1), fallback: () => 30 }),
   spec({ key: 'cacheUpdateTimeoutS', env: 'CACHE_UPDATE_TIMEOUT_S', defaultText: '15', description: 'A feed cache refresh running longer than this logs a warning; at 4× it is abandoned', parse: integer('CACHE_UPDATE_TIMEOUT_S', 1), fallback: () => 15 }),
@@ -300,12 +310,18 @@ export function parseSettings(env: Environment): Settings {
   if (settings.feedMaxBufferedBytes < 2 * settings.feedMaxFrameBytes) {
     throw new SettingError('FEED_MAX_BUFFERED_BYTES', `a value ≥ 2 × FEED_MAX_FRAME_BYTES (${2 * settings.feedMaxFrameBytes})`, String(settings.feedMaxBufferedBytes));
   }
+  if (settings.role !== 'all' && settings.databaseUrl === null) {
+    throw new SettingError('ROLE', 'all without DATABASE_URL (servers of the ingest and query roles share one PostgreSQL; the embedded database belongs to one server)', settings.role);
+  }
+  if (settings.databaseReadUrl !== null && settings.databaseUrl === null) {
+    throw new SettingError('DATABASE_READ_URL', 'DATABASE_URL to be set too (a replica of it; the embedded database has none)', maskUrl(settings.databaseReadUrl));
+  }
   return settings;
 }
 
 /** The settings as they are logged at start-up: the password of DATABASE_URL masked. */
 export function describeSettings(settings: Settings): Record<string, unknown> {
-  return { ...settings, databaseUrl: settings.databaseUrl === null ? null : maskUrl(settings.databaseUrl), apiToken: settings.apiToken === null ? null : '***' };
+  return { ...settings, databaseUrl: settings.databaseUrl === null ? null : maskUrl(settings.databaseUrl), databaseReadUrl: settings.databaseReadUrl === null ? null : maskUrl(settings.databaseReadUrl), apiToken: settings.apiToken === null ? null : '***' };
 }
 
 export function maskUrl(url: string): string {

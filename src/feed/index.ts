@@ -1,7 +1,8 @@
 // Registers the live feed websocket (/feed) and the static dashboards; owns the shared feed cache.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Database } from '../storage/database.js';
+import type { Database, Queryable } from '../storage/database.js';
+import type { Admission } from '../api/admission.js';
 import type { Metrics } from '../metrics/catalogue.js';
 import type { Settings } from '../config/settings.js';
 import { FeedCache } from './cache.js';
@@ -15,7 +16,10 @@ import { OriginPolicy } from '../access/origin.js';
 import { ClientAddressResolver } from '../access/client-address.js';
 
 export interface FeedDeps {
+  /** The read database (DATABASE_READ_URL when set). */
   db: Database;
+  /** The query lane's admission control: cache refreshes (first in line) and /feed/rates pass it. */
+  admission?: Admission;
   metrics: Metrics;
   settings: Settings;
   log: Logger;
@@ -34,10 +38,12 @@ function refreshConcurrency(db: Database, settings: Settings): number {
 }
 
 export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promise<Feed> {
-  const { db, metrics, settings, log } = deps;
+  const { db, metrics, settings, log, admission } = deps;
+  const admitted = (priority: boolean): Queryable =>
+    admission ? { query: (sql, params) => admission.run(() => db.query(sql, params), { priority }) } : db;
   const feedLog = log.child({ component: 'feed' });
   const cache = new FeedCache(
-    (key, sinceUs, exceptIds, limit) => selectFeedRows(db, key.peerId, key.msg, sinceUs, exceptIds, limit),
+    (key, sinceUs, exceptIds, limit) => selectFeedRows(admitted(true), key.peerId, key.msg, sinceUs, exceptIds, limit),
     {
       updateIntervalMs: settings.cacheUpdateIntervalMs,
       expiryS: settings.cacheExpiryS,
@@ -65,7 +71,7 @@ export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promis
     { budget: new FeedBudget(settings.feedMaxTotalBufferedBytes, metrics), keyBudget: new AddressKeyBudget(settings.feedMaxKeysPerAddress), addresses: new ClientAddressResolver(settings.trustProxy) },
   );
   route.register(app);
-  registerRatesRoute(app, db);
+  registerRatesRoute(app, admitted(false));
   // Viewers' sockets would keep the HTTP server from closing: close them when the server starts closing.
   app.addHook('preClose', (done) => {
     route.closeAll();

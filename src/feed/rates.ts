@@ -2,7 +2,7 @@
 // connected nodes only, through the (peer_connection_id, created_at) index, at most once per
 // RATES_REFRESH_MS whatever the number of viewers (concurrent requests share one query).
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../storage/database.js';
+import type { Queryable } from '../storage/database.js';
 import { messageCountsOfConnectedNodes } from '../storage/substrate-logs.js';
 import { CONNECTED_WINDOW_S } from '../domain/liveness.js';
 
@@ -22,7 +22,7 @@ export interface RatesReport {
   nodes: Record<string, NodeRates>;
 }
 
-export async function selectRates(db: Database, windowS: number): Promise<RatesReport> {
+export async function selectRates(db: Queryable, windowS: number): Promise<RatesReport> {
   const rows = await messageCountsOfConnectedNodes(db, (Date.now() - windowS * 1000) * 1000, CONNECTED_WINDOW_S);
   const nodes: Record<string, NodeRates> = {};
   for (const row of rows) {
@@ -34,7 +34,7 @@ export async function selectRates(db: Database, windowS: number): Promise<RatesR
   return { window_s: windowS, nodes };
 }
 
-export function registerRatesRoute(app: FastifyInstance, db: Database): void {
+export function registerRatesRoute(app: FastifyInstance, db: Queryable): void {
   let cached: { at: number; report: Promise<RatesReport> } | null = null;
   app.get('/feed/rates', async () => {
     const now = Date.now();

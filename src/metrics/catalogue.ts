@@ -104,6 +104,9 @@ export function createMetrics() {
     requests: counter('requests', 'HTTP requests to the query routes (not /metrics, /feed or ingestion)'),
     apiAnswerBytes: gauge('tetcore_api_answer_bytes', 'Bytes of JSON answers of the query routes serialized and not yet taken by the OS'),
     apiAnswersRefused: counter('tetcore_api_answers_refused_total', 'Query answers replaced by 503 TOO_BUSY because API_MAX_TOTAL_RESPONSE_BYTES of answers were not yet sent'),
+    queriesInFlight: gauge('tetcore_query_admission_in_flight', 'Queries of the query API and feed refreshes running now (at most QUERY_CONCURRENCY)'),
+    queriesQueued: gauge('tetcore_query_admission_queued', 'Queries waiting for admission now (at most QUERY_QUEUE_MAX)'),
+    queriesRejected: counter('tetcore_query_admission_rejected_total', 'Queries answered 503 QUERY_OVERLOADED, by reason (queue_full, wait_timeout)', ['reason']),
     feedsConnected: counter('feeds_connected', '/feed websockets opened since start'),
     feedsDisconnected: counter('feeds_disconnected', '/feed websockets closed since start'),
     currentFeedConnections: gauge('current_feed_connections', '/feed websockets open now'),
@@ -191,6 +194,7 @@ export function createMetrics() {
   for (const field of IDENTITY_COLUMNS) metrics.identityFieldsRejected.inc({ field }, 0);
   for (const kind of ['row', 'identity']) metrics.connectionWritesRejected.inc({ kind }, 0);
   for (const reason of FEED_REFUSALS) metrics.feedSubscriptionsRefused.inc({ reason }, 0);
+  for (const reason of ['queue_full', 'wait_timeout']) metrics.queriesRejected.inc({ reason }, 0);
   for (const kind of ['error', 'abandoned']) metrics.feedRefreshFailures.inc({ kind }, 0);
   metrics.feedHandshakesRefused.inc({ reason: 'ORIGIN_FORBIDDEN' }, 0);
   for (const kind of ['arrival', 'finality']) metrics.analyticsFacts.inc({ kind }, 0);

@@ -9,8 +9,10 @@ import { DataDirInUseError } from './data-dir-lock.js';
 import { AppError } from '../errors.js';
 
 export interface Databases {
-  /** Query routes, feed cache, readiness. */
+  /** Writes of the query routes (POST), readiness: always the primary. */
   queries: Database;
+  /** Every read of the query routes, the feed and the dashboards: DATABASE_READ_URL (a streaming replica) when set, else `queries`. */
+  reads: Database;
   /** Writer, handshakes, liveness, migrations. */
   ingest: Database;
   /** Partition maintenance and purge: their own connections, so that a purge waiting for readers never holds one a writer needs. */
@@ -18,7 +20,7 @@ export interface Databases {
   close(): Promise<void>;
 }
 
-type DatabaseSettings = Pick<Settings, 'databaseUrl' | 'dataDir' | 'dbPoolSize' | 'dbWriters' | 'statementTimeoutMs'>;
+type DatabaseSettings = Pick<Settings, 'databaseUrl' | 'databaseReadUrl' | 'dataDir' | 'dbPoolSize' | 'dbWriters' | 'statementTimeoutMs'>;
 
 /** Connections the ingestion pool holds beyond its writers: handshakes, liveness updates. */
 const INGEST_SPARE_CONNECTIONS = 2;
@@ -30,7 +32,7 @@ const MAX_QUERY_QUEUE_WAIT_MS = 10_000;
 export async function openDatabases(settings: DatabaseSettings): Promise<Databases> {
   if (!settings.databaseUrl) {
     const db = await openEmbedded(settings.dataDir);
-    return { queries: db, ingest: db, retention: db, close: () => db.close() };
+    return { queries: db, reads: db, ingest: db, retention: db, close: () => db.close() };
   }
   const ingest = new PostgresDatabase({
     url: settings.databaseUrl,
@@ -51,12 +53,23 @@ export async function openDatabases(settings: DatabaseSettings): Promise<Databas
     applicationName: 'tetcore-analytics queries',
     acquireTimeoutMs: Math.min(settings.statementTimeoutMs, MAX_QUERY_QUEUE_WAIT_MS),
   });
+  // Pools open connections on first use, so the pools a ROLE does not use cost nothing.
+  const reads = settings.databaseReadUrl
+    ? new PostgresDatabase({
+        url: settings.databaseReadUrl,
+        poolSize: settings.dbPoolSize,
+        maxWriters: 0,
+        applicationName: 'tetcore-analytics reads',
+        acquireTimeoutMs: Math.min(settings.statementTimeoutMs, MAX_QUERY_QUEUE_WAIT_MS),
+      })
+    : queries;
   return {
     queries,
+    reads,
     ingest,
     retention,
     async close() {
-      await Promise.all([queries.close(), ingest.close(), retention.close()]);
+      await Promise.all([queries.close(), ingest.close(), retention.close(), reads === queries ? null : reads.close()]);
     },
   };
 }

@@ -27,11 +27,11 @@ export async function withOrderedScans<T>(db: Queryable, fn: () => Promise<T>): 
   await db.query(
     `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('enable_memoize', 'off', true), set_config('jit', 'off', true)`,
   );
-  try {
-    return await fn();
-  } finally {
-    await db.query(`SELECT set_config('enable_sort', 'on', true), set_config('enable_bitmapscan', 'on', true), set_config('enable_memoize', 'on', true)`);
-  }
+  // Not in a finally: when fn fails the transaction is aborted, and restoring would fail and hide fn's error
+  // (the settings end with the transaction anyway).
+  const result = await fn();
+  await db.query(`SELECT set_config('enable_sort', 'on', true), set_config('enable_bitmapscan', 'on', true), set_config('enable_memoize', 'on', true)`);
+  return result;
 }
 
 /** One page of a list: its rows, and whether more rows follow them. */
