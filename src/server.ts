@@ -10,6 +10,8 @@ import { openDatabases, type Databases } from './storage/open.js';
 import { migrate } from './storage/migrate.js';
 import { attachDatabase, createMetrics, type Metrics } from './metrics/catalogue.js';
 import { BatchWriter } from './ingest/writer.js';
+import { Spool } from './spool/spool.js';
+import { registerIngestStats } from './api/ingest-stats.js';
 import { createDropRecorder, createIdentityRejectionRecorder } from './ingest/drops.js';
 import { IngestEndpoints } from './ingest/routes.js';
 import { Purger } from './purge/purger.js';
@@ -33,6 +35,8 @@ export interface RunningServer {
   /** Partition maintenance and purge (the same as `db` when embedded). */
   retentionDb: Database;
   writer: BatchWriter;
+  /** The disk spool in front of the writer; null with SPOOL_DIR empty. */
+  spool: Spool | null;
   metrics: Metrics;
   /** The block summary job of network analytics; null with ANALYTICS=false. */
   summarizer: BlockSummarizer | null;
@@ -112,6 +116,12 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
     recordDrop,
     settings.analytics ? new AnalyticsIngest(metrics, log) : null,
   );
+  // socket → parser → spool → writer → database (docs/spool.md); without a spool, straight to the writer.
+  const spool = settings.spoolDir === '' ? null : await Spool.open({ dir: settings.spoolDir, maxBytes: settings.spoolMaxBytes, fsyncMs: settings.spoolFsyncMs }, writer, ingestDb, metrics, log.child({ component: 'spool' }), recordDrop);
+  if (spool !== null) {
+    writer.on('pause', () => spool.writerPaused(true));
+    writer.on('resume', () => spool.writerPaused(false));
+  }
   // Network analytics: figures of settled blocks (docs/analytics.md).
   const summarizer = settings.analytics ? new BlockSummarizer(ingestDb, { settleS: settings.analyticsSettleS, intervalS: settings.analyticsSummaryIntervalS }, metrics, log) : null;
   summarizer?.start();
@@ -129,7 +139,7 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
     requestTimeout: Math.max(settings.handshakeTimeoutS * 1000, 60_000),
   });
   if (settings.apiToken !== null) requireApiToken(app, { token: settings.apiToken, metricsPublic: settings.metricsPublic });
-  const ingest = new IngestEndpoints({ settings, db: ingestDb, writer, metrics, log, recordDrop, recordIdentityRejected: createIdentityRejectionRecorder(metrics, log) });
+  const ingest = new IngestEndpoints({ settings, db: ingestDb, writer: spool ?? writer, metrics, log, recordDrop, recordIdentityRejected: createIdentityRejectionRecorder(metrics, log) });
   await app.register(websocket, {
     options: { maxPayload: settings.wsMaxPayload, perMessageDeflate: false, skipUTF8Validation: true },
     // Errors on established sockets (oversized frame: ws closes with 1009; resets) are the peer's doing.
@@ -144,7 +154,8 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   });
   const feed = await registerFeed(app, { db, metrics, settings, log });
   ingest.register(app, { httpRoot: feed.overview });
-  registerOpsRoutes(app, { db, metrics, log });
+  registerOpsRoutes(app, { db, metrics, log, spooling: () => spool !== null && !spool.isPaused });
+  registerIngestStats(app, { metrics, writer, spool });
   registerMetricsRoute(app, metrics);
   await registerApiRoutes(app, { db, metrics, settings });
 
@@ -155,7 +166,9 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
       summary.stop();
       await ingest.closeAll();
       const closed = app.close();
+      spool?.stopReading();
       const lost = await writer.drain(settings.shutdownTimeoutS * 1000);
+      spool?.close();
       await closed;
       await feed.close();
       await purger.stop();
@@ -181,5 +194,5 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   log.info({ url: listenUrl(settings.host, port), port, database }, 'tetcore-analytics listening');
   summary.start();
 
-  return { app, port, db, ingestDb, retentionDb, writer, metrics, summarizer, ingest, purger, close };
+  return { app, port, db, ingestDb, retentionDb, writer, spool, metrics, summarizer, ingest, purger, close };
 }

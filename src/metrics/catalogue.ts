@@ -41,7 +41,7 @@ export function createMetrics() {
 
   const memory = memoize<HostMemory>(readHostMemory, 500);
   const network = memoize<HostNetwork | null>(readHostNetwork, 500);
-  const sources: { pools: Map<string, () => PoolStats> } = { pools: new Map() };
+  const sources: { pools: Map<string, () => PoolStats>; spoolOldestAgeS: (() => number) | null } = { pools: new Map(), spoolOldestAgeS: null };
   // Host byte totals are counters: each scrape adds what the kernel counted since the previous one.
   const lastNetwork = { received: 0, sent: 0 };
   const networkCounter = (name: string, help: string, field: keyof HostNetwork) =>
@@ -132,10 +132,24 @@ export function createMetrics() {
     analyticsFacts: counter('tetcore_analytics_facts_total', 'Facts derived from stored messages and written with them, by kind (arrival, finality)', ['kind']),
     analyticsSummaryRuns: counter('tetcore_analytics_summary_runs_total', 'Runs of the block summary job, by outcome (ok, skipped: another server holds the lock, failed)', ['outcome']),
     analyticsBlocksSummarized: counter('tetcore_analytics_blocks_summarized_total', 'Blocks whose figures the summary job stored'),
-    /** Where scrape-time values come from; set by attachDatabase. */
+    // The disk spool (docs/spool.md#metrics).
+    spoolBytes: gauge('tetcore_spool_bytes', 'Bytes of the disk spool\'s segment files (SPOOL_MAX_BYTES caps it)'),
+    spoolSegments: gauge('tetcore_spool_segments', 'Segment files of the disk spool'),
+    spoolOldestUnwrittenSeconds: gauge('tetcore_spool_oldest_unwritten_seconds', 'Age of the oldest spooled message not yet written to the database (0: none), to about a second', [], function () {
+      this.set(sources.spoolOldestAgeS?.() ?? 0);
+    }),
+    spoolAppended: counter('tetcore_spool_appended_total', 'Messages appended to the disk spool'),
+    spoolAppendedBytes: counter('tetcore_spool_appended_bytes_total', 'Bytes appended to the disk spool (messages, node and batch records)'),
+    spoolReplayed: counter('tetcore_spool_replayed_total', 'Messages read back from the disk spool for the writer (backlog after an outage or a restart)'),
+    spoolCorruptRecords: counter('tetcore_spool_corrupt_records_total', 'Stretches of the disk spool skipped for a bad length or checksum; their messages count as dropped (spool_corrupt)'),
+    spoolBackpressure: counter('tetcore_spool_backpressure_total', 'Times the spool reached SPOOL_MAX_BYTES and ingestion sockets stopped being read'),
+    spoolDiskErrors: counter('tetcore_spool_disk_errors_total', 'Failed appends to the disk spool, by error code (ENOSPC: disk full); messages then wait in memory', ['code']),
+    spoolDiskFailed: gauge('tetcore_spool_disk_failed', '1 while appends to the disk spool fail and messages wait in memory (with its backpressure)'),
+    /** Where scrape-time values come from; set by attachDatabase and attachSpool. */
     sources,
   };
   for (const reason of DROP_REASONS) metrics.messagesDropped.inc({ reason }, 0);
+  metrics.spoolDiskErrors.inc({ code: 'ENOSPC' }, 0);
   for (const field of IDENTITY_COLUMNS) metrics.identityFieldsRejected.inc({ field }, 0);
   for (const kind of ['row', 'identity']) metrics.connectionWritesRejected.inc({ kind }, 0);
   for (const reason of FEED_REFUSALS) metrics.feedSubscriptionsRefused.inc({ reason }, 0);
@@ -164,4 +178,9 @@ export function attachDatabase(metrics: Metrics, db: Database, name = 'queries')
   } else {
     metrics.sources.pools.set(name, () => ({ total: 1 }));
   }
+}
+
+/** Lets `tetcore_spool_oldest_unwritten_seconds` read the spool's backlog when scraped. */
+export function attachSpool(metrics: Metrics, oldestAgeS: () => number): void {
+  metrics.sources.spoolOldestAgeS = oldestAgeS;
 }
