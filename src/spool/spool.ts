@@ -412,9 +412,17 @@ export class Spool extends EventEmitter implements IngestSink {
   }
 
   private moveReaderToCurrent(): void {
+    (this.reader as NonNullable<Spool['reader']>).cursor?.close();
+    this.resetReader(this.current);
+  }
+
+  /** The reader object is kept (pump holds it): only its fields change. */
+  private resetReader(segment: Segment): void {
     const reader = this.reader as NonNullable<Spool['reader']>;
-    reader.cursor?.close();
-    this.reader = { segment: this.current, cursor: null, offset: 0, nodes: new Map() };
+    reader.segment = segment;
+    reader.cursor = null;
+    reader.offset = 0;
+    reader.nodes = new Map();
   }
 
   /** Shutdown: the backlog stays on disk for the next start; only what the writer holds is drained. */
@@ -504,7 +512,7 @@ export class Spool extends EventEmitter implements IngestSink {
     this.pendingCorrupt = false;
     this.settleGap(next.first);
     this.expectedSeq = Math.max(this.expectedSeq, next.first);
-    this.reader = { segment: next, cursor: null, offset: 0, nodes: new Map() };
+    this.resetReader(next);
     // Past the earlier runs' segments, their rebuilt nodes are not needed any more.
     if (next.number >= this.firstSegmentOfRun) this.replayNodes.clear();
     this.deleteSettledSegments();
