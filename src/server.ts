@@ -127,6 +127,7 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   summarizer?.start();
   const purger = new Purger(retentionDb, settings, metrics, log.child({ component: 'retention' }), { clock: options.clock });
   await purger.start();
+  spool?.start();
 
   const httpLog = log.child({ component: 'http' }, { level: ['trace', 'debug'].includes(settings.logLevel) ? settings.logLevel : 'warn' });
   const app = Fastify({

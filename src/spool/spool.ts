@@ -114,8 +114,16 @@ export class Spool extends EventEmitter implements IngestSink {
     writer.attachSpool({ chunkPrepared: (id, seqs) => spool.recordBatch(id, seqs), settled: (seqs) => spool.settled(seqs) });
     writer.on('progress', () => spool.schedulePump());
     spool.startFsync();
-    spool.schedulePump();
     return spool;
+  }
+
+  /**
+   * Starts handing messages to the writer (the replay of earlier runs first): called once the time
+   * partitions are prepared, or replayed messages would find none.
+   */
+  start(): void {
+    this.reading = true;
+    this.schedulePump();
   }
 
   get isPaused(): boolean {
@@ -425,12 +433,12 @@ export class Spool extends EventEmitter implements IngestSink {
     reader.nodes = new Map();
   }
 
-  /** Shutdown: the backlog stays on disk for the next start; only what the writer holds is drained. */
+  /** Shutdown: the backlog stays on disk for the next start; only what the writer holds is drained. Also before start(). */
   stopReading(): void {
     this.reading = false;
   }
 
-  private reading = true;
+  private reading = false;
 
   schedulePump(): void {
     if (this.pumpScheduled || this.closed || !this.reading) return;
@@ -443,6 +451,7 @@ export class Spool extends EventEmitter implements IngestSink {
 
   /** Hands what waits on disk to the writer, oldest first, while the writer has room. */
   private pump(): void {
+    if (this.closed || !this.reading) return;
     const reader = this.reader as NonNullable<Spool['reader']>;
     let handed = 0;
     while (this.writer.hasRoom && handed < PUMP_RECORDS_PER_TURN) {
