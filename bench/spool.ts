@@ -16,6 +16,9 @@ import { createPostgresDatabase, rawCopy, sampleStoredRows, round } from './lib/
 import { table, keyValues, save, sleep, until } from './lib/report.js';
 import { startTcpProxy } from '../test/helpers/tcp-proxy.js';
 import { PostgresDatabase } from '../src/storage/postgres.js';
+import { closeSync, fdatasyncSync, openSync, appendFileSync, statSync, writeSync } from 'node:fs';
+import { encodeRecord } from '../src/spool/record.js';
+import { SegmentCursor } from '../src/spool/segment.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -32,10 +35,55 @@ const { values: a } = parseArgs({
     'no-build': { type: 'boolean', default: false },
   },
 });
-const only = new Set((a.only ?? 'saturation,catchup').split(','));
+const only = new Set((a.only ?? 'format,saturation,catchup').split(','));
 if (!a['no-build']) build();
 
 const results: Record<string, unknown> = {};
+
+// 0. The format (docs/decisions.md#disk-spool): the hand-written segmented log (length + CRC-32 records,
+// one write(2) each) against the naive alternative (a JSON line per message appended with
+// appendFileSync, i.e. open/write/close each time), and the cost of fsync on every append.
+if (only.has('format')) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tetcore-bench-format-'));
+  const logs = `{"best":"0x${'ab'.repeat(32)}","height":123456,"msg":"block.import","origin":"NetworkBroadcast"}`;
+  const createdAt = '2026-12-01 10:00:00.123456';
+  const count = 200_000;
+  const rate = (n: number, t0: number) => Math.round(n / ((performance.now() - t0) / 1000));
+  try {
+    let t0 = performance.now();
+    const fd = openSync(path.join(dir, 'segment.log'), 'a');
+    for (let seq = 0; seq < count; seq++) {
+      const buf = encodeRecord({ type: 'message', seq, key: 1, receivedAt: Date.now(), createdAt, logs });
+      writeSync(fd, buf);
+    }
+    closeSync(fd);
+    const segmented = rate(count, t0);
+    const size = statSync(path.join(dir, 'segment.log')).size;
+    t0 = performance.now();
+    const cursor = new SegmentCursor(path.join(dir, 'segment.log'));
+    let read = 0;
+    while (cursor.next(size) !== null) read++;
+    cursor.close();
+    const readBack = rate(read, t0);
+    t0 = performance.now();
+    for (let seq = 0; seq < count; seq++) appendFileSync(path.join(dir, 'naive.jsonl'), JSON.stringify({ seq, key: 1, receivedAt: Date.now(), createdAt, logs }) + '\n');
+    const naive = rate(count, t0);
+    const syncCount = 2_000;
+    t0 = performance.now();
+    const fd2 = openSync(path.join(dir, 'fsync.log'), 'a');
+    for (let seq = 0; seq < syncCount; seq++) {
+      writeSync(fd2, encodeRecord({ type: 'message', seq, key: 1, receivedAt: Date.now(), createdAt, logs }));
+      fdatasyncSync(fd2);
+    }
+    closeSync(fd2);
+    const everyFsync = rate(syncCount, t0);
+    const format = { messageBytes: logs.length, segmentedAppendsPerSecond: segmented, segmentedReadBackPerSecond: readBack, naiveJsonlAppendsPerSecond: naive, fsyncEveryAppendPerSecond: everyFsync, recordBytes: Math.round(size / count) };
+    keyValues('Spool format: appends/s on this disk', format);
+    results.format = format;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 if (only.has('saturation')) {
   const variants = [

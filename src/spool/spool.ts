@@ -287,15 +287,19 @@ export class Spool extends EventEmitter implements IngestSink {
     this.sampleAge(seq, receivedAt);
     if (caughtUp && this.writer.hasRoom && this.reading) {
       // The fast path: the writer keeps up, the message goes on from memory; the disk copy is the insurance.
-      const reader = this.reader as NonNullable<Spool['reader']>;
-      reader.offset = this.current.size;
-      if (reader.cursor !== null) reader.cursor.offset = reader.offset;
+      this.keepReaderAtEnd();
       this.expectedSeq = this.nextSeq;
       this.writer.enqueue(node, row, receivedAt, seq);
     } else {
       this.schedulePump();
     }
     this.updateFull();
+  }
+
+  private keepReaderAtEnd(): void {
+    const reader = this.reader as NonNullable<Spool['reader']>;
+    reader.offset = this.current.size;
+    if (reader.cursor !== null) reader.cursor.offset = reader.offset;
   }
 
   nodeChanged(node: NodeHandle): void {
@@ -335,9 +339,13 @@ export class Spool extends EventEmitter implements IngestSink {
   /** The writer is about to COPY these spooled messages under `id`: recorded first, for exactly-once on replay. */
   private recordBatch(id: string, seqs: number[]): void {
     if (this.diskFailed || this.closed || this.recordedBatches.has(id)) return;
+    // A reader caught up stays so: the batch record is nothing to hand over (else every batch would push
+    // new messages onto the slower read-back path).
+    const caughtUp = this.readerCaughtUp();
     try {
       this.append(encodeRecord({ type: 'batch', id, ranges: toRanges([...seqs].sort((a, b) => a - b)) }));
       this.recordedBatches.add(id);
+      if (caughtUp) this.keepReaderAtEnd();
     } catch (error) {
       // Without its batch record a crash during this COPY could store these messages twice on replay.
       this.diskError(error);
