@@ -344,6 +344,8 @@ export class Spool extends EventEmitter implements IngestSink {
     const caughtUp = this.readerCaughtUp();
     try {
       this.append(encodeRecord({ type: 'batch', id, ranges: toRanges([...seqs].sort((a, b) => a - b)) }));
+      // Only retries of a chunk ask again, soon after: a bounded memory of ids is enough (a second record is harmless).
+      if (this.recordedBatches.size >= 10_000) this.recordedBatches.clear();
       this.recordedBatches.add(id);
       if (caughtUp) this.keepReaderAtEnd();
     } catch (error) {
@@ -373,7 +375,8 @@ export class Spool extends EventEmitter implements IngestSink {
       this.totalBytes -= segment.size;
       freed = true;
     }
-    for (const s of this.ageSamples) if (s[0] < this.progress.below && this.ageSamples.length > 1 && this.ageSamples[1][0] <= this.progress.below) this.ageSamples.shift();
+    // Keep the last sample at or below the checkpoint: it dates the oldest unsettled message.
+    while (this.ageSamples.length > 1 && this.ageSamples[1][0] <= this.progress.below) this.ageSamples.shift();
     if (freed && this.diskFailed) {
       this.diskFailed = false;
       this.log.info('spool: space freed; appending to the spool again');
