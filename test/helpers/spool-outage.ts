@@ -21,6 +21,8 @@ export interface OutageRun {
   spoolMaxBytes?: number;
   /** BUFFER_MAX_ROWS: small, so that the backlog must be read back from disk. */
   bufferMaxRows?: number;
+  /** SPOOL_DIR (default: a fresh temporary folder, removed afterwards). */
+  spoolDir?: string;
 }
 
 export interface OutageFigures {
@@ -32,6 +34,8 @@ export interface OutageFigures {
   replayed: number;
   peakWriterRows: number;
   peakSpoolBytes: number;
+  diskErrors: number;
+  diskFailedDuringOutage: boolean;
   readyDuringOutage: number;
   drainS: number;
 }
@@ -43,7 +47,7 @@ async function counter(metric: { get(): Promise<{ values: Array<{ value: number 
 export async function runSpoolOutage(run: OutageRun): Promise<OutageFigures> {
   const database = await createPostgresDatabase();
   const proxy = await startTcpProxy(5432);
-  const spoolDir = mkdtempSync(path.join(os.tmpdir(), 'tetcore-spool-outage-'));
+  const spoolDir = run.spoolDir ?? mkdtempSync(path.join(os.tmpdir(), 'tetcore-spool-outage-'));
   const url = new URL(database.url);
   url.port = String(proxy.port);
   url.hostname = '127.0.0.1';
@@ -87,6 +91,7 @@ export async function runSpoolOutage(run: OutageRun): Promise<OutageFigures> {
     const readyDuringOutage = (await fetch(`http://127.0.0.1:${server.port}/ready`)).status;
     await new Promise((r) => setTimeout(r, run.outageS * 1000 - 500));
     assert.ok((server.spool?.backlog().messages ?? 0) > 0, 'messages wait in the spool during the outage');
+    const diskFailedDuringOutage = server.spool?.backlog().diskFailed ?? false;
     proxy.restore();
     const restoredAt = Date.now();
     await new Promise((r) => setTimeout(r, 1000));
@@ -109,6 +114,8 @@ export async function runSpoolOutage(run: OutageRun): Promise<OutageFigures> {
       replayed: await counter(server.metrics.spoolReplayed),
       peakWriterRows,
       peakSpoolBytes,
+      diskErrors: await counter(server.metrics.spoolDiskErrors),
+      diskFailedDuringOutage,
       readyDuringOutage,
       drainS,
     };
@@ -120,6 +127,6 @@ export async function runSpoolOutage(run: OutageRun): Promise<OutageFigures> {
     await direct.close();
     await proxy.close();
     await database.drop();
-    rmSync(spoolDir, { recursive: true, force: true });
+    if (run.spoolDir === undefined) rmSync(spoolDir, { recursive: true, force: true });
   }
 }
