@@ -192,10 +192,12 @@ if (only.has('catchup')) {
     const m1 = await scrape(server.port);
     const written = metricSum(m1, 'tetcore_messages_stored_total') - metricSum(m0, 'tetcore_messages_stored_total');
     nodes.stop();
+    const serverPeakRssMiB = server.peakRss();
     await server.stop();
+    // Counted before the raw COPY below adds its own rows to the table.
+    const stored = Number((await direct.query<{ n: number }>('SELECT count(*)::int AS n FROM substrate_logs')).rows[0].n);
     const rows = await sampleStoredRows(direct, 20_000);
     const copy = await rawCopy(direct, rows, { batchRows: 1024, connections: 2, seconds: Number(a['copy-seconds']) });
-    const stored = Number((await direct.query<{ n: number }>('SELECT count(*)::int AS n FROM substrate_logs')).rows[0].n);
     const catchup = {
       outageS,
       nodes: Number(a['outage-nodes']),
@@ -210,7 +212,7 @@ if (only.has('catchup')) {
       peakRssMiBDuringCatchUp: round(peakRssMiB, 0),
       sent: nodes.sent,
       stored,
-      serverPeakRssMiB: round(server.peakRss(), 0),
+      serverPeakRssMiBWholeRun: round(serverPeakRssMiB, 0),
     };
     keyValues('Catch-up after an outage (same rows, same run)', catchup);
     results.catchup = catchup;
