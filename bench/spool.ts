@@ -153,6 +153,8 @@ function streamers(url: string, count: number, rate: number) {
     get sent() {
       return sent;
     },
+    /** The rate actually offered: at least one message per node per 50 ms tick. */
+    rate: count * 20 * perTickEach,
     stop() {
       clearInterval(timer);
       for (const ws of sockets) ws.close();
@@ -175,7 +177,7 @@ if (only.has('catchup')) {
     await nodes.open();
     await sleep(5000);
     proxy.cut();
-    console.log(`catch-up: PostgreSQL cut for ${outageS} s while ${a['outage-nodes']} nodes send ${a['outage-rate']} messages/s`);
+    console.log(`catch-up: PostgreSQL cut for ${outageS} s while ${a['outage-nodes']} nodes send ${nodes.rate} messages/s`);
     await sleep(outageS * 1000);
     const m0 = await scrape(server.port);
     const backlogAtRestore = (await (await fetch(`http://127.0.0.1:${server.port}/stats/ingest`)).json()) as { spool: { messages: number; bytes: number } };
@@ -185,7 +187,7 @@ if (only.has('catchup')) {
     const rss = setInterval(() => (peakRssMiB = Math.max(peakRssMiB, server.rss())), 200);
     const caughtUp = await until(async () => {
       const stats = (await (await fetch(`http://127.0.0.1:${server.port}/stats/ingest`)).json()) as { spool: { messages: number } };
-      return stats.spool.messages < Number(a['outage-rate']) / 2; // less than half a second of traffic waits
+      return stats.spool.messages < nodes.rate / 2; // less than half a second of traffic waits
     }, 1_800_000, 250);
     const seconds = (performance.now() - t0) / 1000;
     clearInterval(rss);
@@ -201,7 +203,7 @@ if (only.has('catchup')) {
     const catchup = {
       outageS,
       nodes: Number(a['outage-nodes']),
-      ratePerSecond: Number(a['outage-rate']),
+      ratePerSecond: nodes.rate,
       backlogMessages: backlogAtRestore.spool.messages,
       backlogBytes: backlogAtRestore.spool.bytes,
       caughtUp,
