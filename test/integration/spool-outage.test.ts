@@ -14,11 +14,13 @@ import { runSpoolOutage } from '../helpers/spool-outage.js';
 
 const OUTAGE_S = Number(process.env.SPOOL_OUTAGE_S ?? 20);
 const NODES = Number(process.env.SPOOL_OUTAGE_NODES ?? 50);
-const BUFFER_MAX_ROWS = 2000;
+const INTERVAL_MS = 100;
+/** Well under the outage's backlog (a quarter of it, at most 2,000), so that the backlog must come back from disk. */
+const BUFFER_MAX_ROWS = Math.max(10, Math.min(2000, Math.floor((NODES * OUTAGE_S * 1000) / INTERVAL_MS / 4)));
 
 describe('database outage with the disk spool (postgres)', () => {
   it(`${OUTAGE_S} s outage, ${NODES} nodes: no backpressure, nothing lost or duplicated, memory bounded`, { timeout: (OUTAGE_S * 3 + 120) * 1000 }, async () => {
-    const f = await runSpoolOutage({ outageS: OUTAGE_S, nodes: NODES, intervalMs: 100, bufferMaxRows: BUFFER_MAX_ROWS });
+    const f = await runSpoolOutage({ outageS: OUTAGE_S, nodes: NODES, intervalMs: INTERVAL_MS, bufferMaxRows: BUFFER_MAX_ROWS });
     console.log(`spool outage: ${JSON.stringify(f)}`);
     assert.equal(f.readyDuringOutage, 200, '/ready stays ready while spooling');
     assert.equal(f.backpressure, 0, 'no backpressure');
