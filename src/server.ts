@@ -10,6 +10,8 @@ import { openDatabases, type Databases } from './storage/open.js';
 import { migrate } from './storage/migrate.js';
 import { attachDatabase, createMetrics, type Metrics } from './metrics/catalogue.js';
 import { BatchWriter } from './ingest/writer.js';
+import { Spool } from './spool/spool.js';
+import { registerIngestStats } from './api/ingest-stats.js';
 import { createDropRecorder, createIdentityRejectionRecorder } from './ingest/drops.js';
 import { IngestEndpoints } from './ingest/routes.js';
 import { Purger } from './purge/purger.js';
@@ -40,6 +42,8 @@ export interface RunningServer {
   /** Partition maintenance and purge (the same as `db` when embedded). */
   retentionDb: Database;
   writer: BatchWriter;
+  /** The disk spool in front of the writer; null with SPOOL_DIR empty. */
+  spool: Spool | null;
   metrics: Metrics;
   /** The block summary job of network analytics; null with ANALYTICS=false. */
   summarizer: BlockSummarizer | null;
@@ -128,11 +132,18 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   // ROLE=all: while the writer is behind (more waiting than its writers take in one round, or paused), queries go one at a time (docs/scaling.md#queries-in-their-own-lane).
   const ingestionBehind = ingesting ? () => writer.isPaused || writer.pendingRows > 2 * settings.dbBatchSize * settings.dbWriters : undefined;
   const admission = new Admission({ concurrency: settings.queryConcurrency, queueMax: settings.queryQueueMax, queueWaitMs: settings.queryQueueWaitMs, ingestionBehind }, metrics);
+  // socket → parser → spool → writer → database (docs/spool.md); without a spool, straight to the writer.
+  const spool = !ingesting || settings.spoolDir === '' ? null : await Spool.open({ dir: settings.spoolDir, maxBytes: settings.spoolMaxBytes, fsyncMs: settings.spoolFsyncMs }, writer, ingestDb, metrics, log.child({ component: 'spool' }), recordDrop);
+  if (spool !== null) {
+    writer.on('pause', () => spool.writerPaused(true));
+    writer.on('resume', () => spool.writerPaused(false));
+  }
   // Network analytics: figures of settled blocks (docs/analytics.md).
   const summarizer = settings.analytics && ingesting ? new BlockSummarizer(ingestDb, { settleS: settings.analyticsSettleS, intervalS: settings.analyticsSummaryIntervalS }, metrics, log) : null;
   summarizer?.start();
   const purger = new Purger(retentionDb, settings, metrics, log.child({ component: 'retention' }), { clock: options.clock });
   if (ingesting) await purger.start();
+  spool?.start();
 
   const httpLog = log.child({ component: 'http' }, { level: ['trace', 'debug'].includes(settings.logLevel) ? settings.logLevel : 'warn' });
   const app = Fastify({
@@ -145,7 +156,7 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
     requestTimeout: Math.max(settings.handshakeTimeoutS * 1000, 60_000),
   });
   if (settings.apiToken !== null) requireApiToken(app, { token: settings.apiToken, metricsPublic: settings.metricsPublic });
-  const ingest = new IngestEndpoints({ settings, db: ingestDb, writer, metrics, log, recordDrop, recordIdentityRejected: createIdentityRejectionRecorder(metrics, log) });
+  const ingest = new IngestEndpoints({ settings, db: ingestDb, writer: spool ?? writer, metrics, log, recordDrop, recordIdentityRejected: createIdentityRejectionRecorder(metrics, log) });
   await app.register(websocket, {
     options: { maxPayload: settings.wsMaxPayload, perMessageDeflate: false, skipUTF8Validation: true },
     // Errors on established sockets (oversized frame: ws closes with 1009; resets) are the peer's doing.
@@ -161,7 +172,8 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   const feed = querying ? await registerFeed(app, { db: reads, admission, metrics, settings, log }) : null;
   if (ingesting) ingest.register(app, { httpRoot: feed?.overview });
   else refuseIngestion(app, metrics, feed?.overview);
-  registerOpsRoutes(app, { db, metrics, log });
+  registerOpsRoutes(app, { db, metrics, log, spooling: () => spool !== null && !spool.isPaused });
+  registerIngestStats(app, { metrics, writer, spool });
   registerMetricsRoute(app, metrics);
   if (querying) await registerApiRoutes(app, { db, reads, admission, metrics, settings });
   else answerQueriesElsewhere(app);
@@ -173,7 +185,9 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
       summary.stop();
       await ingest.closeAll();
       const closed = app.close();
+      spool?.stopReading();
       const lost = await writer.drain(settings.shutdownTimeoutS * 1000);
+      spool?.close();
       await closed;
       await feed?.close();
       await purger.stop();
@@ -199,5 +213,5 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   log.info({ url: listenUrl(settings.host, port), port, database }, 'tetcore-analytics listening');
   summary.start();
 
-  return { app, port, db, reads, admission, ingestDb, retentionDb, writer, metrics, summarizer, ingest, purger, close };
+  return { app, port, db, reads, admission, ingestDb, retentionDb, writer, spool, metrics, summarizer, ingest, purger, close };
 }

@@ -36,7 +36,7 @@ class ReadinessLog {
   }
 }
 
-export function registerOpsRoutes(app: FastifyInstance, deps: { db: Database; metrics: Metrics; log: Logger }): void {
+export function registerOpsRoutes(app: FastifyInstance, deps: { db: Database; metrics: Metrics; log: Logger; spooling?: () => boolean }): void {
   const { db, metrics } = deps;
   const readiness = new ReadinessLog(deps.log);
   registerDocs(app);
@@ -70,6 +70,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Database; me
         } catch (error) {
           // The database's own message names databases, users and hosts: for the log, not for anyone probing.
           readiness.failing(String((error as Error)?.message ?? error));
+          // The disk spool takes every message while the database is away: the server is doing its job (docs/spool.md).
+          if (deps.spooling?.() === true) return { status: 'ready', database: 'unavailable: spooling', migration: expected };
           return reply.code(503).send({ status: 'not ready', reason: 'database unavailable' });
         }
       },

@@ -30,6 +30,9 @@ export interface Settings {
   dbWriters: number;
   bufferMaxRows: number;
   bufferMaxBytes: number;
+  spoolDir: string;
+  spoolMaxBytes: number;
+  spoolFsyncMs: number;
   maxNodesPerConnection: number;
   maxFutureSkewS: number;
   livenessIntervalS: number;
@@ -243,6 +246,9 @@ export const SETTINGS = [
   spec({ key: 'dbWriters', env: 'DB_WRITERS', defaultText: '2', description: 'Batches written concurrently (the embedded database always uses 1)', parse: integer('DB_WRITERS', 1, 64), fallback: () => 2 }),
   spec({ key: 'bufferMaxRows', env: 'BUFFER_MAX_ROWS', defaultText: '100_000', description: 'Messages held in memory before ingestion sockets stop being read (backpressure)', parse: integer('BUFFER_MAX_ROWS', 1), fallback: () => 100_000 }),
   spec({ key: 'bufferMaxBytes', env: 'BUFFER_MAX_BYTES', defaultText: '67_108_864', description: 'Bytes of messages held in memory before ingestion sockets stop being read (backpressure)', parse: integer('BUFFER_MAX_BYTES', 1024), fallback: () => 64 * 1024 * 1024 }),
+  spec({ key: 'spoolDir', env: 'SPOOL_DIR', defaultText: './data/spool', description: 'Folder of the disk spool: every accepted message is appended here before it is written to the database, so a crash or a database outage loses nothing (docs/spool.md); empty disables it. One server at a time uses it (lock file `tetcore-analytics.lock`)', parse: text('SPOOL_DIR', true), fallback: () => './data/spool' }),
+  spec({ key: 'spoolMaxBytes', env: 'SPOOL_MAX_BYTES', defaultText: '1_073_741_824', description: 'Bytes of disk spool (a database outage\'s backlog) before ingestion sockets stop being read (backpressure)', parse: integer('SPOOL_MAX_BYTES', 65_536), fallback: () => 1024 * 1024 * 1024 }),
+  spec({ key: 'spoolFsyncMs', env: 'SPOOL_FSYNC_MS', defaultText: '100', description: 'Group commit of the spool: appends are flushed to disk (fdatasync) this often, the most an operating-system crash can lose; 0 flushes every append (slow). A process crash loses nothing either way', parse: integer('SPOOL_FSYNC_MS', 0, 60_000), fallback: () => 100 }),
   spec({ key: 'maxNodesPerConnection', env: 'MAX_NODES_PER_CONNECTION', defaultText: '20', description: 'Distinct envelope ids (nodes) accepted on one websocket; messages of further ids are dropped and counted', parse: integer('MAX_NODES_PER_CONNECTION', 1, 10_000), fallback: () => 20 }),
   spec({ key: 'maxFutureSkewS', env: 'MAX_FUTURE_SKEW_S', defaultText: '600', description: 'A message whose `ts` is more than this many seconds ahead of the server\'s clock is dropped and counted (`ts_in_future`): it would top every "newest first" answer and escape the purge', parse: integer('MAX_FUTURE_SKEW_S', 1, 315_360_000), fallback: () => 600 }),
   spec({ key: 'livenessIntervalS', env: 'LIVENESS_INTERVAL_S', defaultText: '15', description: `Seconds between updates of \`peer_connections.last_seen\` for open connections (at most ${MAX_LIVENESS_INTERVAL_S}: \`/nodes\` counts a connection as connected while refreshed within ${CONNECTED_WINDOW_S} s)`, parse: integer('LIVENESS_INTERVAL_S', 1, MAX_LIVENESS_INTERVAL_S), fallback: () => 15 }),

@@ -14,6 +14,8 @@ export const DROP_REASONS = [
   'ts_in_future',
   'too_many_nodes',
   'rejected_by_database',
+  /** A spool record cut short or failing its checksum (docs/spool.md#corrupt-records): its messages are lost. */
+  'spool_corrupt',
   /** The database refused to create the node's peer_connections row, so its messages have nowhere to go. */
   'connection_rejected_by_database',
   'shutdown_timeout',

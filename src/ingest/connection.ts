@@ -5,11 +5,12 @@ import type { Metrics } from '../metrics/catalogue.js';
 import type { DropRecorder, IdentityRejectionRecorder } from './drops.js';
 import { parseFrame } from './frame.js';
 import { NodeHandle } from './node.js';
-import type { BatchWriter } from './writer.js';
+import type { IngestSink } from './writer.js';
 import type { ConnectionLog } from './connection-log.js';
 
 export interface ConnectionDeps {
-  writer: BatchWriter;
+  /** The disk spool, or the writer itself without one. */
+  writer: IngestSink;
   metrics: Metrics;
   recordDrop: DropRecorder;
   recordIdentityRejected: IdentityRejectionRecorder;

@@ -17,7 +17,7 @@ export class NodeHandle {
    * When the server accepted the node (naive UTC): its row's created_at. The row itself is written later,
    * with the first stored message, but a session starts when the node connected (uptime, /nodes?at=).
    */
-  readonly connectedAt = new Date().toISOString().slice(0, 23).replace('T', ' ');
+  readonly connectedAt: string;
   private creating: Promise<number> | null = null;
 
   constructor(
@@ -25,8 +25,11 @@ export class NodeHandle {
     readonly audit: boolean,
     public envelopeId: string | null,
     rowId: number | null,
+    /** Given when rebuilt from the disk spool after a restart (the session started in the earlier run). */
+    connectedAt = new Date().toISOString().slice(0, 23).replace('T', ' '),
   ) {
     this.rowId = rowId;
+    this.connectedAt = connectedAt;
   }
 
   /**

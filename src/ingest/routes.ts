@@ -15,7 +15,7 @@ import { NodeHandle } from './node.js';
 import { IngestGuard } from '../access/ingest-guard.js';
 import { sendRefusal } from '../access/refusal.js';
 import { AppError, CLOSE_CODES, closeWithGrace } from '../errors.js';
-import type { BatchWriter } from './writer.js';
+import type { IngestSink } from './writer.js';
 import type { DropRecorder, IdentityRejectionRecorder } from './drops.js';
 import { ConnectionLog } from './connection-log.js';
 
@@ -29,7 +29,8 @@ declare module 'fastify' {
 export interface IngestDeps {
   settings: Settings;
   db: Database;
-  writer: BatchWriter;
+  /** The disk spool, or the writer itself without one. */
+  writer: IngestSink;
   metrics: Metrics;
   log: Logger;
   recordDrop: DropRecorder;

@@ -26,6 +26,8 @@ interface PendingRow {
   logs: string;
   // Network analytics: the message's fact (if any), derived when accepted, written in its batch's transaction.
   fact: PendingFact | null;
+  /** Its place in the disk spool (null: not spooled), reported back when settled (docs/spool.md). */
+  seq: number | null;
 }
 
 interface Chunk {
@@ -41,6 +43,20 @@ export interface WriterOptions {
   bufferMaxBytes: number;
 }
 
+/** Where connections put what they parsed: the writer itself, or the disk spool in front of it. */
+export interface IngestSink {
+  enqueue(node: NodeHandle, row: StoredRow, receivedAt?: number): void;
+  nodeChanged(node: NodeHandle): void;
+  readonly isPaused: boolean;
+  on(event: 'pause' | 'resume', listener: () => void): unknown;
+}
+
+/** What the disk spool learns from the writer: a batch id before its COPY, and messages settled. */
+export interface SpoolHooks {
+  chunkPrepared(id: string, seqs: number[]): void;
+  settled(seqs: number[]): void;
+}
+
 export type DropListener = (reason: DropReason, count: number, detail?: unknown) => void;
 
 const MAX_BACKOFF_MS = 5_000;
@@ -51,7 +67,7 @@ const MAX_BACKOFF_MS = 5_000;
  */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
-export class BatchWriter extends EventEmitter {
+export class BatchWriter extends EventEmitter implements IngestSink {
   /** Waiting messages from queueHead on; slots before it are taken (null). */
   private queue: Array<PendingRow | null> = [];
   private queueHead = 0;
@@ -65,6 +81,7 @@ export class BatchWriter extends EventEmitter {
   private paused = false;
   private giveUpAt = Infinity;
   private idleWaiters: Array<() => void> = [];
+  private spool: SpoolHooks | null = null;
   stored = 0;
 
   constructor(
@@ -87,10 +104,22 @@ export class BatchWriter extends EventEmitter {
     return this.paused;
   }
 
-  /** `receivedAt`: when the server read the frame (epoch ms), the receipt time of network analytics. */
-  enqueue(node: NodeHandle, row: StoredRow, receivedAt = Date.now()): void {
+  /** The spool hands messages over only below half the buffer limits, so this writer never pauses sockets for it. */
+  get hasRoom(): boolean {
+    return this.heldRows < this.options.bufferMaxRows / 2 && this.heldBytes < this.options.bufferMaxBytes / 2;
+  }
+
+  attachSpool(hooks: SpoolHooks): void {
+    this.spool = hooks;
+  }
+
+  /**
+   * `receivedAt`: when the server read the frame (epoch ms), the receipt time of network analytics.
+   * `seq`: the message's place in the spool, if it was spooled.
+   */
+  enqueue(node: NodeHandle, row: StoredRow, receivedAt = Date.now(), seq: number | null = null): void {
     const fact = this.analytics === null ? null : this.analytics.derive(node, row, receivedAt);
-    this.queue.push({ node, createdAt: row.createdAt, logs: row.logs, fact });
+    this.queue.push({ node, createdAt: row.createdAt, logs: row.logs, fact, seq });
     this.heldRows += 1;
     this.heldBytes += row.logs.length;
     this.queuedBytes += row.logs.length;
@@ -175,6 +204,7 @@ export class BatchWriter extends EventEmitter {
         for (const row of rows) this.heldBytes -= row.logs.length;
         this.heldRows -= rows.length;
         this.updateBackpressure();
+        this.emit('progress');
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
         for (const wake of waiters) wake();
@@ -205,6 +235,7 @@ export class BatchWriter extends EventEmitter {
           const chunk = chunks[0];
           const started = process.hrtime.bigint();
           const facts = this.analytics === null ? [] : await this.analytics.factRows(this.db, chunk.rows);
+          this.spoolPrepare(chunk);
           try {
             await copyLogsOnce(
               this.db,
@@ -220,6 +251,7 @@ export class BatchWriter extends EventEmitter {
             chunks.shift();
             if (chunk.rows.length === 1) {
               this.onDrop('rejected_by_database', 1, { error: (error as Error).message, logs: chunk.rows[0].logs.slice(0, 200) });
+              this.spoolSettled(chunk.rows);
             } else {
               const middle = chunk.rows.length >> 1;
               chunks.unshift({ id: randomUUID(), rows: chunk.rows.slice(0, middle) }, { id: randomUUID(), rows: chunk.rows.slice(middle) });
@@ -234,9 +266,12 @@ export class BatchWriter extends EventEmitter {
       } catch (error) {
         this.metrics.writeFailures.inc({ kind: isDataError(error) ? 'data' : 'unavailable' });
         if (Date.now() >= this.giveUpAt) {
-          const lost = chunks.reduce((n, c) => n + c.rows.length, 0);
+          // Spooled messages are not lost: they stay in the spool and are written after the restart.
+          const lost = chunks.reduce((n, c) => n + c.rows.filter((r) => r.seq === null).length, 0);
+          const leftInSpool = chunks.reduce((n, c) => n + c.rows.length, 0) - lost;
           this.droppedAtShutdown += lost;
           if (lost > 0) this.onDrop('shutdown_timeout', lost, { error: (error as Error).message });
+          if (leftInSpool > 0) this.log.warn({ messages: leftInSpool }, 'shutdown: database unavailable; spooled messages stay in the spool for the next start');
           return;
         }
         const delay = Math.min(MAX_BACKOFF_MS, 50 * 2 ** Math.min(attempt, 10));
@@ -261,12 +296,27 @@ export class BatchWriter extends EventEmitter {
       const lost = chunks[i].rows.length - kept.length;
       if (lost === 0) continue;
       this.onDrop('connection_rejected_by_database', lost, { ip: chunks[i].rows.find((r) => r.node.rowRejected)?.node.ipAddr });
+      this.spoolSettled(chunks[i].rows.filter((r) => r.node.rowRejected));
       chunks[i] = { id: chunks[i].id, rows: kept };
     }
     for (let i = chunks.length - 1; i >= 0; i--) if (chunks[i].rows.length === 0) chunks.splice(i, 1);
   }
 
+  /** Spooled rows of a chunk about to be written: the spool records the chunk's id first (exactly-once on replay). */
+  private spoolPrepare(chunk: Chunk): void {
+    if (this.spool === null) return;
+    const seqs = chunk.rows.flatMap((r) => (r.seq === null ? [] : [r.seq]));
+    if (seqs.length > 0) this.spool.chunkPrepared(chunk.id, seqs);
+  }
+
+  private spoolSettled(rows: PendingRow[]): void {
+    if (this.spool === null) return;
+    const seqs = rows.flatMap((r) => (r.seq === null ? [] : [r.seq]));
+    if (seqs.length > 0) this.spool.settled(seqs);
+  }
+
   private chunkStored(chunk: Chunk, started: bigint | null): void {
+    this.spoolSettled(chunk.rows);
     this.stored += chunk.rows.length;
     this.metrics.messagesStored.inc(chunk.rows.length);
     this.metrics.batchRows.observe(chunk.rows.length);

@@ -43,7 +43,11 @@ export function createMetrics() {
 
   const memory = memoize<HostMemory>(readHostMemory, 500);
   const network = memoize<HostNetwork | null>(readHostNetwork, 500);
-  const sources: { pools: Map<string, () => PoolStats>; chainSeries: (() => Promise<ChainSeriesRead>) | null } = { pools: new Map(), chainSeries: null };
+  const sources: { pools: Map<string, () => PoolStats>; chainSeries: (() => Promise<ChainSeriesRead>) | null; spoolOldestAgeS: (() => number) | null } = {
+    pools: new Map(),
+    chainSeries: null,
+    spoolOldestAgeS: null,
+  };
   // Per-chain and per-node series: one read of the database shared by all of them (chains.ts caches it).
   // Each scrape sets exactly the series of that read: a chain that left the top METRICS_MAX_CHAINS goes.
   const fromDatabase = (name: string, help: string, labelNames: string[], fill: (gauge: client.Gauge, read: ChainSeriesRead) => void) =>
@@ -187,10 +191,24 @@ export function createMetrics() {
     nodesNotExported: fromDatabase('tetcore_nodes_not_exported', 'Connected nodes of the exported chains left out of the tetcore_node_* series by METRICS_MAX_NODES (METRICS_PER_NODE)', [], (g, read) => {
       if (read.ok && read.perNode) g.set(read.nodesNotExported);
     }),
-    /** Where scrape-time values come from; set by attachDatabase. */
+    // The disk spool (docs/spool.md#metrics).
+    spoolBytes: gauge('tetcore_spool_bytes', 'Bytes of the disk spool\'s segment files (SPOOL_MAX_BYTES caps it)'),
+    spoolSegments: gauge('tetcore_spool_segments', 'Segment files of the disk spool'),
+    spoolOldestUnwrittenSeconds: gauge('tetcore_spool_oldest_unwritten_seconds', 'Age of the oldest spooled message not yet written to the database (0: none), to about a second', [], function () {
+      this.set(sources.spoolOldestAgeS?.() ?? 0);
+    }),
+    spoolAppended: counter('tetcore_spool_appended_total', 'Messages appended to the disk spool'),
+    spoolAppendedBytes: counter('tetcore_spool_appended_bytes_total', 'Bytes appended to the disk spool (messages, node and batch records)'),
+    spoolReplayed: counter('tetcore_spool_replayed_total', 'Messages read back from the disk spool for the writer (backlog after an outage or a restart)'),
+    spoolCorruptRecords: counter('tetcore_spool_corrupt_records_total', 'Stretches of the disk spool skipped for a bad length or checksum; their messages count as dropped (spool_corrupt)'),
+    spoolBackpressure: counter('tetcore_spool_backpressure_total', 'Times the spool reached SPOOL_MAX_BYTES and ingestion sockets stopped being read'),
+    spoolDiskErrors: counter('tetcore_spool_disk_errors_total', 'Failed appends to the disk spool, by error code (ENOSPC: disk full); messages then wait in memory', ['code']),
+    spoolDiskFailed: gauge('tetcore_spool_disk_failed', '1 while appends to the disk spool fail and messages wait in memory (with its backpressure)'),
+    /** Where scrape-time values come from; set by attachDatabase and attachSpool. */
     sources,
   };
   for (const reason of DROP_REASONS) metrics.messagesDropped.inc({ reason }, 0);
+  metrics.spoolDiskErrors.inc({ code: 'ENOSPC' }, 0);
   for (const field of IDENTITY_COLUMNS) metrics.identityFieldsRejected.inc({ field }, 0);
   for (const kind of ['row', 'identity']) metrics.connectionWritesRejected.inc({ kind }, 0);
   for (const reason of FEED_REFUSALS) metrics.feedSubscriptionsRefused.inc({ reason }, 0);
@@ -220,4 +238,9 @@ export function attachDatabase(metrics: Metrics, db: Database, name = 'queries')
   } else {
     metrics.sources.pools.set(name, () => ({ total: 1 }));
   }
+}
+
+/** Lets `tetcore_spool_oldest_unwritten_seconds` read the spool's backlog when scraped. */
+export function attachSpool(metrics: Metrics, oldestAgeS: () => number): void {
+  metrics.sources.spoolOldestAgeS = oldestAgeS;
 }

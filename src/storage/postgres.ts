@@ -86,6 +86,10 @@ export class PostgresDatabase implements Database {
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // A checked-out client has no listener of the pool's: a connection reset during a query (an outage)
+    // would be an unhandled 'error' event and end the process. The query itself fails and is retried.
+    const onError = () => (broken = true);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(sessionOf(client));
@@ -99,6 +103,7 @@ export class PostgresDatabase implements Database {
       }
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
@@ -106,12 +111,15 @@ export class PostgresDatabase implements Database {
   async session<T>(fn: (session: Transaction) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    const onError = () => (broken = true); // see transaction()
+    client.on('error', onError);
     try {
       return await fn(sessionOf(client));
     } catch (error) {
       broken = connectionBroken(error);
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -1,4 +1,4 @@
-// A database outage while nodes stream: sockets stay open, messages wait in memory, /ready says not
+// A database outage while nodes stream, without the disk spool (SPOOL_DIR empty; with it: test/integration/spool-outage.test.ts): sockets stay open, messages wait in memory, /ready says not
 // ready, and when the database returns every message is stored exactly once.
 // OUTAGE_S (default 5) and OUTAGE_NODES (default 20) make it the 30 s / 200 nodes run of test:chaos.
 import { describe, it } from 'node:test';
@@ -23,7 +23,7 @@ describe('database outage', () => {
     const url = new URL(database.url);
     url.port = String(proxy.port);
     url.hostname = '127.0.0.1';
-    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url.toString(), LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '50', CLIENT_TIMEOUT_S: '30' });
+    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url.toString(), LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '50', CLIENT_TIMEOUT_S: '30', SPOOL_DIR: '' });
     const server = await startServer(settings, pino({ level: 'silent' }));
     // The test reads the database directly, not through the proxy it cuts.
     const direct = new PostgresDatabase({ url: database.url, poolSize: 2, maxWriters: 1 });

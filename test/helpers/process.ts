@@ -19,7 +19,8 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, entry: string[] = ['--import', 'tsx', 'src/main.ts']): Promise<ServerProcess> {
   const child = spawn(process.execPath, entry, {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    // No disk spool unless the test gives one (SPOOL_DIR): tests run side by side, one folder each.
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SPOOL_DIR: '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -15,7 +15,8 @@ export interface TestServer extends RunningServer {
 /** `options.clock`: the clock of partition maintenance and purge (default: the real one). */
 export async function startTestServer(backend: TestBackend, env: Record<string, string> = {}, options: Pick<StartOptions, 'clock'> = {}): Promise<TestServer> {
   const created = await backend.create();
-  const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', ...env, ...(created.url ? { DATABASE_URL: created.url } : {}) });
+  // No disk spool unless the test gives one (SPOOL_DIR): tests run side by side, one folder each.
+  const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', SPOOL_DIR: '', ...env, ...(created.url ? { DATABASE_URL: created.url } : {}) });
   // PostgreSQL: the server opens its own pools (queries and ingestion apart), as in production.
   if (created.url) await created.db.close();
   const server = await startServer(settings, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), { ...options, ...(created.url ? {} : { db: created.db }) });

@@ -234,7 +234,7 @@ describe('query API: two servers sharing one database (postgres)', () => {
   let b: RunningServer;
   before(async () => {
     a = await startTestServer(BACKENDS.find((x) => x.name === 'postgres') as TestBackend);
-    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', DATABASE_URL: a.settings.databaseUrl as string });
+    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', SPOOL_DIR: '', DATABASE_URL: a.settings.databaseUrl as string });
     b = await startServer(settings, pino({ level: 'silent' }));
   });
   after(async () => {
