@@ -185,7 +185,7 @@ describe('Grafana dashboards against PostgreSQL', () => {
   });
 
   it('has the chain panels, and works provisioned from a file: data sources are datasource variables', () => {
-    const text = readFileSync(new URL('../grafana/tetcore-analytics.json', import.meta.url), 'utf8');
+    const text = readFileSync(new URL('../../grafana/tetcore-analytics.json', import.meta.url), 'utf8');
     assert.doesNotMatch(text, /\$\{DS_/);
     const sources = DASHBOARD.templating.list.filter((v) => v.type === 'datasource').map((v) => [v.name, v.query]);
     assert.deepEqual(sources, [['ds_prometheus', 'prometheus'], ['ds_postgres', 'grafana-postgresql-datasource']]);
