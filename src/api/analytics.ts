@@ -183,6 +183,15 @@ const History = Type.Object(
       mean_ms: Nullable(Type.Number({ description: 'Mean delay after the blocks’ first seen, ms (one decimal)' })),
       p90_ms: Ms('90th percentile of those delays'),
     }),
+    finality: Type.Object(
+      {
+        blocks_finalized: Type.Integer({ description: 'Heights the node imported in the window (first arrival, not catch-up) and later reported finalized in it' }),
+        mean_ms: Nullable(Type.Number({ description: 'Mean time to finality as the node saw it, ms (one decimal)' })),
+        p50_ms: Ms('Median of those times'),
+        p90_ms: Ms('90th percentile of those times'),
+      },
+      { description: 'Per-node time to finality: its own first report of a finalized height ≥ h minus its own arrival at h' },
+    ),
   },
   { title: 'NodeHistory' },
 );

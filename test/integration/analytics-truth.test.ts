@@ -277,6 +277,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(finality.percentiles_ms, { p50: pct(ttf, 0.5), p90: pct(ttf, 0.9), p99: pct(ttf, 0.99), max: pct(ttf, 1) });
 
       // ---- /nodes/{peer_id}/history: sessions, uptime within 1 point, propagation
+      let finalizedNodes = 0;
       truth.nodes.forEach((node, i) => {
         const history = histories[i];
         const announced = node.sessions.filter((s) => s.announced_at !== null);
@@ -292,7 +293,23 @@ for (const backend of BACKENDS) {
         assert.equal(history.propagation.blocks_seen, mine.length, `${node.name}: propagation blocks_seen`);
         near(history.propagation.mean_ms, mine.reduce((a, b) => a + b, 0) / mine.length, tolerance, `${node.name}: propagation mean`);
         near(history.propagation.p90_ms, pct(mine, 0.9)!, tolerance, `${node.name}: propagation p90`);
+        // Per-node time to finality: its own first report of a finalized height ≥ h minus its own arrival at h.
+        const ownFirst = new Map<number, number>();
+        for (const d of x.delays) if (d.peer === node.peer_id) ownFirst.set(d.height, Math.min(ownFirst.get(d.height) ?? Infinity, d.at));
+        const ownReports = x.reports.filter((r) => r.peer === node.peer_id);
+        const times = [...ownFirst].map(([height, at]) => Math.min(...ownReports.filter((r) => r.height >= height).map((r) => r.at)) - at).filter(Number.isFinite);
+        assert.equal(history.finality.blocks_finalized, times.length, `${node.name}: heights finalized`);
+        if (times.length === 0) {
+          assert.deepEqual(history.finality, { blocks_finalized: 0, mean_ms: null, p50_ms: null, p90_ms: null });
+        } else {
+          finalizedNodes++;
+          near(history.finality.mean_ms, times.reduce((a, b) => a + b, 0) / times.length, tolerance, `${node.name}: time to finality mean`);
+          near(history.finality.p50_ms, pct(times, 0.5)!, tolerance, `${node.name}: time to finality p50`);
+          near(history.finality.p90_ms, pct(times, 0.9)!, tolerance, `${node.name}: time to finality p90`);
+        }
       });
+
+      assert.ok(finalizedNodes >= truth.nodes.length / 2, `${finalizedNodes} nodes' times to finality compared`);
 
       // ---- /nodes?at=: instants at least 200 ms from any session's edge
       const edges = truth.nodes.flatMap((node) => node.sessions.flatMap((s) => [s.dialed_at, s.connected_at, s.announced_at, s.disconnected_at])).filter((t): t is string => t !== null).map(Date.parse);
