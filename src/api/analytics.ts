@@ -36,7 +36,7 @@ const Window = (defaultText: string, maxS: number) => ({
   end_time: Type.Optional(TimeInput(`End of the window (exclusive); default: now. At most ${maxS / HOUR_S} hours after start_time`)),
 });
 
-const CONFLICT = {
+export const CHAIN_CONFLICT = {
   409: Type.Object(
     { ...ErrorBody.properties, genesis_hashes: Type.Array(Nullable(Type.String()), { description: 'The genesis hashes of this name (null: nodes that sent none)' }) },
     { title: 'AmbiguousChain', description: 'Several chains have this name and genesis_hash names none of them' },
@@ -197,7 +197,7 @@ const History = Type.Object(
 );
 
 /** The chain a request names; 404 when unknown, 409 when the name is ambiguous and genesis_hash is absent. */
-async function resolveChain(db: Queryable, chain: string, genesisParam: string | undefined): Promise<ChainSelection> {
+export async function resolveChain(db: Queryable, chain: string, genesisParam: string | undefined): Promise<ChainSelection> {
   const known = await genesisHashesOf(db, chain);
   if (known.length === 0) throw notFound(`chain ${JSON.stringify(chain)}`, 'chain', 'params');
   if (genesisParam === undefined) {
@@ -261,7 +261,7 @@ function route<S extends TSchema>(summary: string, description: string, querystr
       description,
       ...(querystring === null ? {} : { querystring }),
       ...extra,
-      response: { 200: response, ...QUERY_ERRORS, ...CONFLICT },
+      response: { 200: response, ...QUERY_ERRORS, ...CHAIN_CONFLICT },
     },
   };
 }
