@@ -14,7 +14,7 @@ import { resolveChain, CHAIN_CONFLICT } from './analytics.js';
 import { exportBlocksPage, exportConnections, exportLogsPage, type BlockExportFilter, type LogCursor, type LogExportFilter } from '../storage/export.js';
 
 /** Rows per page: one statement each; the most a stalled client makes the server hold (plus socket buffers). */
-export const EXPORT_PAGE_ROWS = 2000;
+export const EXPORT_PAGE_ROWS = 5000;
 /** Connections whose messages one page may span. */
 const CONNECTIONS_PER_STEP = 500;
 /** Bytes the response stream buffers before it stops pulling pages. */
@@ -103,7 +103,9 @@ export function registerExportRoutes(app: FastifyInstance, { run }: ApiContext):
           const connections = await run((db) => exportConnections(db, filter, afterConnection, CONNECTIONS_PER_STEP));
           if (connections.length === 0) return;
           afterConnection = connections[connections.length - 1]!.id;
-          const peerOf = new Map(connections.map((c) => [c.id, c.peer_id]));
+          // Each connection's peer id as JSON (and CSV) once, not once per row.
+          const peerJson = new Map(connections.map((c) => [c.id, JSON.stringify(c.peer_id)]));
+          const peerCsv = new Map(connections.map((c) => [c.id, csvField(c.peer_id)]));
           const ids = connections.map((c) => c.id);
           let cursor: LogCursor = { connectionId: 0, createdAt: '-infinity', id: 0 };
           for (;;) {
@@ -112,10 +114,9 @@ export function registerExportRoutes(app: FastifyInstance, { run }: ApiContext):
             let chunk = '';
             for (const row of rows) {
               const createdAt = formatTimestamp(row.created_at);
-              const peerId = peerOf.get(row.peer_connection_id) ?? null;
               chunk += csv
-                ? csvLine([peerId, createdAt, row.msg, row.logs])
-                : `{"peer_id":${JSON.stringify(peerId)},"created_at":"${createdAt}","msg":${JSON.stringify(row.msg)},"logs":${row.logs}}\n`;
+                ? `${peerCsv.get(row.peer_connection_id) ?? ''},${createdAt},${csvField(row.msg)},${csvField(row.logs)}\r\n`
+                : `{"peer_id":${peerJson.get(row.peer_connection_id) ?? 'null'},"created_at":"${createdAt}","msg":${JSON.stringify(row.msg)},"logs":${row.logs}}\n`;
             }
             const last = rows[rows.length - 1]!;
             cursor = { connectionId: last.peer_connection_id, createdAt: last.created_at, id: last.id };
