@@ -1,8 +1,8 @@
 // Bulk export: GET /export/logs and GET /export/blocks stream every row a filter selects, as NDJSON or CSV
 // (RFC 4180), without a row limit (docs/export.md). Rows are read a page at a time (storage/export.ts) only
-// when the client has taken the previous page: the response stream pulls the next page when its buffer
+// when the client has taken the previous page: the response stream asks for the next page when its buffer
 // drains, so a slow client slows the reads and a client that stops reading holds one page and the socket's
-// buffers. A client that goes away ends the stream, and no further page is read.
+// buffers. A client that goes away ends the stream: no further page is read (PostgreSQL's cursor is closed).
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
@@ -11,7 +11,8 @@ import { PeerId, QUERY_ERRORS, Text, TimeInput } from './schemas.js';
 import { formatTimestamp, parseTime } from './time.js';
 import { ApiError } from './errors.js';
 import { resolveChain, CHAIN_CONFLICT } from './analytics.js';
-import { exportBlocksPage, exportConnections, exportLogsPage, type BlockExportFilter, type LogCursor, type LogExportFilter } from '../storage/export.js';
+import { declareLogsCursor, exportBlocksPage, exportConnections, exportLogsPage, fetchFromCursor, type BlockExportFilter, type CursorLogRow, type LogCursor, type LogExportFilter } from '../storage/export.js';
+import type { Database } from '../storage/database.js';
 
 /** Rows per page: one statement each; the most a stalled client makes the server hold (plus socket buffers). */
 export const EXPORT_PAGE_ROWS = 5000;
@@ -77,7 +78,52 @@ function streamOf(pages: AsyncGenerator<string>): Readable {
   return Readable.from(pages, { objectMode: false, highWaterMark: STREAM_HIGH_WATER_BYTES });
 }
 
-export function registerExportRoutes(app: FastifyInstance, { run }: ApiContext): void {
+/**
+ * PostgreSQL: the export in one transaction holding a cursor, FETCHed a page at a time when the stream
+ * wants more (each FETCH under the statement timeout). A client that goes away wakes the loop, which
+ * rolls back: the cursor closes and nothing is left running. While the client is slow, the session is
+ * idle in its transaction, between statements.
+ */
+function cursorStream(db: Database, statementTimeoutMs: number, declare: { sql: string; params: unknown[] }, header: string | null, render: (rows: CursorLogRow[]) => string): Readable {
+  let wake: (() => void) | null = null;
+  let gone = false;
+  const stream = new Readable({
+    highWaterMark: STREAM_HIGH_WATER_BYTES,
+    read() {
+      const resume = wake;
+      wake = null;
+      resume?.();
+    },
+    destroy(error, callback) {
+      gone = true;
+      const resume = wake;
+      wake = null;
+      resume?.();
+      callback(error);
+    },
+  });
+  const clientGone = new Error('the client went away');
+  void db
+    .transaction(async (tx) => {
+      await tx.query(`SELECT set_config('statement_timeout', $1, true), set_config('jit', 'off', true)`, [String(Math.max(1, Math.floor(statementTimeoutMs)))]);
+      await tx.query(declare.sql, declare.params);
+      if (header !== null && !stream.push(header)) await new Promise<void>((resolve) => (wake = resolve));
+      for (;;) {
+        if (gone) throw clientGone;
+        const rows = await fetchFromCursor<CursorLogRow>(tx, EXPORT_PAGE_ROWS);
+        if (gone) throw clientGone;
+        if (rows.length === 0) return;
+        if (!stream.push(render(rows))) await new Promise<void>((resolve) => (wake = resolve));
+      }
+    })
+    .then(
+      () => { if (!gone) stream.push(null); },
+      (error: unknown) => { if (!gone) stream.destroy(error as Error); },
+    );
+  return stream;
+}
+
+export function registerExportRoutes(app: FastifyInstance, { run, db, settings }: ApiContext): void {
   app.get<{ Querystring: Static<typeof LogsQuery> }>(
     '/export/logs',
     {
@@ -96,6 +142,22 @@ export function registerExportRoutes(app: FastifyInstance, { run }: ApiContext):
       const filter: LogExportFilter = { peerId: q.peer_id ?? null, chain: q.chain ?? null, msg: q.msg ?? null, start: timeParam(q.start_time), end: timeParam(q.end_time) };
       checkWindow(filter.start, filter.end);
       const csv = q.format === 'csv';
+      const type = csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
+      const disposition = `attachment; filename="logs.${csv ? 'csv' : 'ndjson'}"`;
+      if (db.kind === 'postgres') {
+        const render = (rows: CursorLogRow[]) => {
+          let chunk = '';
+          for (const row of rows) {
+            const createdAt = formatTimestamp(row.created_at);
+            chunk += csv
+              ? `${csvField(row.peer_id)},${createdAt},${csvField(row.msg)},${csvField(row.logs)}\r\n`
+              : `{"peer_id":${JSON.stringify(row.peer_id)},"created_at":"${createdAt}","msg":${JSON.stringify(row.msg)},"logs":${row.logs}}\n`;
+          }
+          return chunk;
+        };
+        return reply.type(type).header('content-disposition', disposition)
+          .send(cursorStream(db, settings.statementTimeoutMs, declareLogsCursor(filter), csv ? csvLine([...LOG_COLUMNS]) : null, render));
+      }
       async function* pages(): AsyncGenerator<string> {
         if (csv) yield csvLine([...LOG_COLUMNS]);
         let afterConnection = 0;
@@ -125,10 +187,7 @@ export function registerExportRoutes(app: FastifyInstance, { run }: ApiContext):
           }
         }
       }
-      return reply
-        .type(csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
-        .header('content-disposition', `attachment; filename="logs.${csv ? 'csv' : 'ndjson'}"`)
-        .send(streamOf(pages()));
+      return reply.type(type).header('content-disposition', disposition).send(streamOf(pages()));
     },
   );
 

@@ -1,7 +1,8 @@
-// All SQL of the bulk export (GET /export/logs, /export/blocks: docs/export.md): pages read by keyset, each
-// one short statement that starts where the previous page ended, so an export of any size holds one page
-// in memory, never a transaction or a cursor open between pages (the embedded database runs one query at a
-// time: ingestion goes on between pages), and a client that goes away leaves no query running.
+// All SQL of the bulk export (GET /export/logs, /export/blocks: docs/export.md). Messages on PostgreSQL: one
+// cursor in the export's transaction, FETCHed a page at a time in storage order. Messages on the embedded
+// database, and blocks on both: pages read by keyset, each one short statement that starts where the
+// previous page ended (the embedded database runs one query at a time: ingestion goes on between pages).
+// Either way an export holds one page in memory, and a client that goes away leaves no query running.
 import type { Queryable } from './database.js';
 
 export interface LogExportFilter {
@@ -118,4 +119,37 @@ export async function countExportBlocks(db: Queryable, filter: BlockExportFilter
     [filter.chainId, filter.minHeight, filter.maxHeight, filter.start, filter.end],
   );
   return Number(result.rows[0]?.n ?? 0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// PostgreSQL: one cursor per export
+
+/** Name of the export's cursor (one per transaction). */
+export const EXPORT_CURSOR = 'tetcore_export';
+
+/**
+ * The statement that declares the cursor of a log export on PostgreSQL: the filter's messages in storage
+ * order (no ORDER BY: a sequential read of the partitions, as fast as PostgreSQL produces rows; an index
+ * order would read one table page per row). Run inside a transaction, then FETCH from EXPORT_CURSOR.
+ */
+export function declareLogsCursor(filter: LogExportFilter): { sql: string; params: unknown[] } {
+  return {
+    sql: `DECLARE ${EXPORT_CURSOR} NO SCROLL CURSOR FOR
+          SELECT pc.peer_id, s.created_at, s.msg, s.logs::text AS logs
+            FROM substrate_logs s JOIN peer_connections pc ON pc.id = s.peer_connection_id
+           WHERE ($1::text IS NULL OR pc.peer_id = $1) AND ($2::text IS NULL OR pc.chain = $2) AND ($3::text IS NULL OR s.msg = $3)
+             AND ($4::timestamp IS NULL OR s.created_at >= $4) AND ($5::timestamp IS NULL OR s.created_at < $5)`,
+    params: [filter.peerId, filter.chain, filter.msg, filter.start, filter.end],
+  };
+}
+
+export interface CursorLogRow {
+  peer_id: string | null;
+  created_at: string;
+  msg: string | null;
+  logs: string;
+}
+
+export async function fetchFromCursor<T>(db: Queryable, rows: number): Promise<T[]> {
+  return (await db.query<T>(`FETCH FORWARD ${Math.max(1, Math.floor(rows))} FROM ${EXPORT_CURSOR}`)).rows;
 }
