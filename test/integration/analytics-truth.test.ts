@@ -120,10 +120,29 @@ function near(actual: number | null | undefined, expected: number, tolerance: nu
   assert.ok(actual !== null && actual !== undefined && Math.abs(actual - expected) <= tolerance, `${what}: ${actual}, expected ${expected} ± ${tolerance}`);
 }
 
-async function get<T = any>(server: TestServer, path: string): Promise<T> {
-  const response = await api<T>(server, path);
+interface Percentiles { p50: number | null; p90: number | null; p99: number | null; max: number | null }
+interface BlockAnswer {
+  height: number; hash: string; first_seen_at: string; first_seen_by: { peer_id: string }; nodes_reported: number;
+  propagation_ms: Percentiles; block_time_ms: number | null; finalized_at: string | null; time_to_finality_ms: number | null;
+  forks: Array<{ hash: string; nodes_reported: number }>;
+}
+interface PropagationAnswer {
+  blocks: number; arrivals: number; percentiles_ms: Percentiles;
+  histogram: Array<{ upper_ms: number | null; count: number; cumulative_pct: number }>;
+  nodes: Array<{ peer_id: string; blocks_seen: number; blocks_missed: number; mean_ms: number | null; p90_ms: number | null }>;
+}
+interface FinalityAnswer { finalized_blocks: number; percentiles_ms: Percentiles }
+interface HistoryAnswer {
+  sessions: Array<{ connected_at: string; disconnected_at: string }>; reconnects: number; uptime_pct: number;
+  propagation: { blocks_seen: number; mean_ms: number | null; p90_ms: number | null };
+  finality: { blocks_finalized: number; mean_ms: number | null; p50_ms: number | null; p90_ms: number | null };
+}
+interface Answers { blocks: BlockAnswer[]; propagation: PropagationAnswer; finality: FinalityAnswer; chains: unknown; histories: HistoryAnswer[] }
+
+async function get<T>(server: TestServer, path: string): Promise<T> {
+  const response = await api(server, path);
   assert.equal(response.status, 200, `${path}: ${response.text}`);
-  return response.body;
+  return response.body as T;
 }
 
 for (const backend of BACKENDS) {
@@ -195,18 +214,18 @@ for (const backend of BACKENDS) {
       const storedDelays = stored.filter((s) => !s.catch_up).map((s) => ({ ...s, delay: Math.round(s.received_ms - storedFirst.get(key(s.height, s.hash))!) }));
 
       // ---- /chains/{chain}/blocks: one entry per height, forks and counts exact, times within the tolerance
-      const answers: Record<string, unknown>[] = [];
+      const answers: Answers[] = [];
       for (const server of servers) {
-        const blocks = await get<any[]>(server, `${chainPath}/blocks?${query({ genesis_hash: genesis, limit: 10_000 })}`);
-        const propagation = await get(server, `${chainPath}/propagation?${query(window)}`);
-        const finality = await get(server, `${chainPath}/finality?${query({ ...window, bucket_s: 1 })}`);
-        const chains = await get(server, '/chains');
-        const histories = [];
-        for (const node of truth.nodes) histories.push(await get(server, `/nodes/${node.peer_id}/history?${query({ start_time: iso(runStart), end_time: iso(runEnd) })}`));
+        const blocks = await get<BlockAnswer[]>(server, `${chainPath}/blocks?${query({ genesis_hash: genesis, limit: 10_000 })}`);
+        const propagation = await get<PropagationAnswer>(server, `${chainPath}/propagation?${query(window)}`);
+        const finality = await get<FinalityAnswer>(server, `${chainPath}/finality?${query({ ...window, bucket_s: 1 })}`);
+        const chains = await get<unknown>(server, '/chains');
+        const histories: HistoryAnswer[] = [];
+        for (const node of truth.nodes) histories.push(await get<HistoryAnswer>(server, `/nodes/${node.peer_id}/history?${query({ start_time: iso(runStart), end_time: iso(runEnd) })}`));
         answers.push({ blocks, propagation, finality, chains, histories });
       }
       for (const other of answers.slice(1)) assert.deepEqual(other, answers[0], 'both servers give the same answers');
-      const { blocks, propagation, finality, histories } = answers[0] as { blocks: any[]; propagation: any; finality: any; histories: any[] };
+      const { blocks, propagation, finality, histories } = answers[0]!;
 
       assert.deepEqual(blocks.map((b) => b.height), [...x.hashesAt.keys()].sort((a, b) => b - a), 'a block per height imported');
       let compared = 0;
@@ -222,7 +241,7 @@ for (const backend of BACKENDS) {
         assert.ok(firstBy && firstBy.at - x.firstSeen.get(k)! <= 2 * tolerance, `first_seen_by of ${block.height} sent it first (within the tolerance)`);
         assert.equal(block.nodes_reported, x.reporters.get(k)!.size, `nodes_reported of ${block.height}`);
         assert.deepEqual(
-          [...block.forks].sort((a: any, b: any) => a.hash.localeCompare(b.hash)),
+          [...block.forks].sort((a, b) => a.hash.localeCompare(b.hash)),
           hashes.filter((h) => h !== block.hash).sort().map((h) => ({ hash: h, nodes_reported: x.reporters.get(key(block.height, h))!.size })),
           `forks of ${block.height}`,
         );
@@ -238,6 +257,7 @@ for (const backend of BACKENDS) {
         // Time to finality of the blocks produced during the run (earlier ones were final before it).
         const finalAt = x.finalizedAt(block.height);
         if (block.height > truth.parameters.base_height && Number.isFinite(finalAt)) {
+          assert.ok(block.finalized_at !== null, `finalized_at of ${block.height}`);
           near(ms(block.finalized_at), finalAt, tolerance, `finalized_at of ${block.height}`);
           near(block.time_to_finality_ms, finalAt - x.firstSeen.get(k)!, 2 * tolerance, `time to finality of ${block.height}`);
           compared++;
@@ -331,7 +351,7 @@ for (const backend of BACKENDS) {
       assert.equal(rebuilt.arrivals, sentImports);
       assert.deepEqual(await factsOf(db), derived);
       // Timed by the nodes' clocks (the simulator's, here the same as the servers'): the same answers within the tolerance.
-      const again = await get<any[]>(servers[0]!, `${chainPath}/blocks?${query({ genesis_hash: genesis, limit: 10_000 })}`);
+      const again = await get<BlockAnswer[]>(servers[0]!, `${chainPath}/blocks?${query({ genesis_hash: genesis, limit: 10_000 })}`);
       assert.deepEqual(again.map((b) => [b.height, b.nodes_reported, b.forks.length]), blocks.map((b) => [b.height, b.nodes_reported, b.forks.length]));
       again.forEach((b, i) => near(ms(b.first_seen_at), ms(blocks[i].first_seen_at), tolerance, `rebuilt first seen of ${b.height}`));
     });
