@@ -184,6 +184,13 @@ for (const backend of BACKENDS) {
       assert.equal((await fetchText(server, '/export/blocks?chain=Nowhere')).status, 404);
     });
 
+    it('documents both routes in the OpenAPI document', async () => {
+      const doc = JSON.parse((await fetchText(server, '/docs/json')).text) as { paths: Record<string, { get?: { parameters?: Array<{ name: string }>; responses: Record<string, unknown> } }> };
+      for (const path of ['/export/logs', '/export/blocks']) assert.ok(doc.paths[path]?.get?.responses['200'], path);
+      assert.deepEqual(doc.paths['/export/logs']!.get!.parameters!.map((p) => p.name).sort(), ['chain', 'end_time', 'format', 'msg', 'peer_id', 'start_time']);
+      assert.ok(doc.paths['/export/blocks']!.get!.responses['409']);
+    });
+
     it('answers bad parameters with 400 naming the parameter', async () => {
       for (const [path, parameter] of [
         ['/export/logs?format=xml', 'format'],
