@@ -26,6 +26,7 @@ import { pino } from 'pino';
 import { createPostgresDatabase } from '../test/helpers/backends.js';
 import { PostgresDatabase } from '../src/storage/postgres.js';
 import { migrate } from '../src/storage/migrate.js';
+import { ensurePartitions } from '../src/storage/partitions.js';
 import { parseSettings } from '../src/config/settings.js';
 import { startServer } from '../src/server.js';
 import { summarizeSettledBlocks } from '../src/storage/analytics-write.js';
@@ -261,6 +262,8 @@ async function rebuild(): Promise<Record<string, unknown>> {
     const nodes = 100;
     const perNode = Math.ceil(messages / nodes);
     log(`rebuild: seeding ${messages.toLocaleString('en')} messages of ${nodes} nodes …`);
+    // The time partitions of the messages' hours (a server prepares them at start; there is no DEFAULT partition).
+    await ensurePartitions(db, Date.parse('2024-01-01T00:00:00Z'), 1, Math.ceil((perNode * 0.1) / 3600) + 1);
     await db.query(
       `INSERT INTO peer_connections (id, ip_addr, peer_id, created_at, name, chain, genesis_hash, version, last_seen, disconnected_at)
        SELECT n + 1, '10.1.0.' || n || ':30333', '12D3KooWRebuild' || lpad(n::text, 37, '0'), timestamp '2024-01-01', 'r-' || n, 'Rebuild Testnet', $1, '2.1.2', timestamp '2024-01-02', timestamp '2024-01-02'

@@ -8,6 +8,7 @@ import type { Settings } from './config/settings.js';
 import type { Database } from './storage/database.js';
 import { openDatabases, type Databases } from './storage/open.js';
 import { migrate } from './storage/migrate.js';
+import { isConnectionError } from './storage/connection-errors.js';
 import { attachDatabase, createMetrics, type Metrics } from './metrics/catalogue.js';
 import { BatchWriter } from './ingest/writer.js';
 import { Spool } from './spool/spool.js';
@@ -63,9 +64,9 @@ async function migrateWhenReachable(db: Database, log: Logger): Promise<void> {
       if (result.applied.length > 0) log.info({ applied: result.applied }, 'migrations applied');
       return;
     } catch (error) {
-      const code = (error as { cause?: { code?: string } }).cause?.code;
-      const unreachable = code === undefined || code === 'ECONNREFUSED' || code.startsWith('08') || code === '57P03' || code === 'ETIMEDOUT' || code === 'ENOTFOUND';
-      if (!unreachable || db.kind === 'embedded') throw error;
+      // Only a database that cannot be reached is waited for: a migration that failed (a changed checksum,
+      // an SQL error) fails again on every try, so start-up stops with its message.
+      if (!isConnectionError(error) || db.kind === 'embedded') throw error;
       const delay = Math.min(STARTUP_RETRY_MAX_MS, 500 * 2 ** attempt);
       log.warn({ err: (error as Error).message, retryInMs: delay }, 'database unreachable at start-up; retrying');
       await sleep(delay);

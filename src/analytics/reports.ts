@@ -14,7 +14,8 @@ import {
   headHistory,
   listChains,
   liveFigures,
-  nodePropagation,
+  nodeArrivals,
+  nodeFinalityReports,
   sessionsOf,
   type BlockFilter,
   type BlockRow,
@@ -356,6 +357,48 @@ export interface NodeHistory {
   reconnects: number;
   versions: Array<{ version: string | null; first_seen_ms: number; last_seen_ms: number }>;
   propagation: { blocks_seen: number; mean_ms: number | null; p90_ms: number | null };
+  finality: { blocks_finalized: number; mean_ms: number | null; p50_ms: number | null; p90_ms: number | null };
+}
+
+/**
+ * Per-node time to finality (docs/analytics.md, Definitions): for each of the node's arrivals (its first,
+ * not catch-up, of each height), its own first report of a finalized height ≥ that height minus the
+ * arrival, in whole ms. Arrivals no report of the window covers are left out. Returns the times, sorted.
+ */
+export function nodeTimesToFinality(arrivals: Array<{ chain_id: number; height: number; received_ms: number }>, reports: Array<{ chain_id: number; height: number; received_ms: number }>): Float64Array {
+  // Per chain: report heights ascending with the earliest receipt of that height or any higher one.
+  const byChain = new Map<number, Array<{ height: number; at: number }>>();
+  for (const r of reports) {
+    let list = byChain.get(r.chain_id);
+    if (list === undefined) byChain.set(r.chain_id, (list = []));
+    list.push({ height: r.height, at: r.received_ms });
+  }
+  for (const list of byChain.values()) {
+    list.sort((a, b) => a.height - b.height || a.at - b.at);
+    for (let i = list.length - 2; i >= 0; i--) list[i].at = Math.min(list[i].at, list[i + 1].at);
+  }
+  // The node's arrival of a height: its earliest (a fork block and the canonical one share the height).
+  const firstAt = new Map<string, { chain_id: number; height: number; at: number }>();
+  for (const a of arrivals) {
+    const key = `${a.chain_id}/${a.height}`;
+    const known = firstAt.get(key);
+    if (known === undefined || a.received_ms < known.at) firstAt.set(key, { chain_id: a.chain_id, height: a.height, at: a.received_ms });
+  }
+  const times: number[] = [];
+  for (const a of firstAt.values()) {
+    const list = byChain.get(a.chain_id);
+    if (list === undefined) continue;
+    // The lowest report height ≥ the arrival's (binary search).
+    let low = 0;
+    let high = list.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (list[mid].height < a.height) low = mid + 1;
+      else high = mid;
+    }
+    if (low < list.length) times.push(Math.round(list[low].at - a.at));
+  }
+  return Float64Array.from(times).sort();
 }
 
 /** Share of [startMs, endMs) covered by the union of the intervals, in percent (two decimals). */
@@ -385,7 +428,9 @@ export async function nodeHistory(db: Queryable, peerId: string, start: string, 
       v.last_seen_ms = Math.max(v.last_seen_ms, s.end_ms);
     }
   }
-  const propagation = await nodePropagation(db, peerId, start, end);
+  const arrivals = await nodeArrivals(db, peerId, start, end);
+  const delays = Float64Array.from(arrivals, (a) => a.delay_ms).sort();
+  const finality = nodeTimesToFinality(arrivals, await nodeFinalityReports(db, peerId, start, end));
   return {
     sessions: sessions.map((s) => ({
       connected_at: s.connected_at,
@@ -401,6 +446,7 @@ export async function nodeHistory(db: Queryable, peerId: string, start: string, 
     uptime_pct: coveredPct(sessions.map((s) => [s.start_ms, s.end_ms]), utcMs(start), utcMs(end)),
     reconnects: Math.max(0, sessions.length - 1),
     versions: [...versions.values()].sort((a, b) => a.first_seen_ms - b.first_seen_ms),
-    propagation: { blocks_seen: propagation.blocks_seen, mean_ms: round1(propagation.mean_ms), p90_ms: propagation.p90_ms },
+    propagation: { blocks_seen: delays.length, mean_ms: round1(mean(delays)), p90_ms: percentile(delays, 0.9) },
+    finality: { blocks_finalized: finality.length, mean_ms: round1(mean(finality)), p50_ms: percentile(finality, 0.5), p90_ms: percentile(finality, 0.9) },
   };
 }

@@ -36,7 +36,7 @@ const Window = (defaultText: string, maxS: number) => ({
   end_time: Type.Optional(TimeInput(`End of the window (exclusive); default: now. At most ${maxS / HOUR_S} hours after start_time`, null)),
 });
 
-const CONFLICT = {
+export const CHAIN_CONFLICT = {
   409: Type.Object(
     { ...ErrorBody.properties, genesis_hashes: Type.Array(Nullable(Type.String()), { description: 'The genesis hashes of this name (null: nodes that sent none)' }) },
     { title: 'AmbiguousChain', description: 'Several chains have this name and genesis_hash names none of them' },
@@ -183,12 +183,21 @@ const History = Type.Object(
       mean_ms: Nullable(Type.Number({ description: 'Mean delay after the blocks’ first seen, ms (one decimal)' })),
       p90_ms: Ms('90th percentile of those delays'),
     }),
+    finality: Type.Object(
+      {
+        blocks_finalized: Type.Integer({ description: 'Heights the node imported in the window (first arrival, not catch-up) and later reported finalized in it' }),
+        mean_ms: Nullable(Type.Number({ description: 'Mean time to finality as the node saw it, ms (one decimal)' })),
+        p50_ms: Ms('Median of those times'),
+        p90_ms: Ms('90th percentile of those times'),
+      },
+      { description: 'Per-node time to finality: its own first report of a finalized height ≥ h minus its own arrival at h' },
+    ),
   },
   { title: 'NodeHistory' },
 );
 
 /** The chain a request names; 404 when unknown, 409 when the name is ambiguous and genesis_hash is absent. */
-async function resolveChain(db: Queryable, chain: string, genesisParam: string | undefined): Promise<ChainSelection> {
+export async function resolveChain(db: Queryable, chain: string, genesisParam: string | undefined): Promise<ChainSelection> {
   const known = await genesisHashesOf(db, chain);
   if (known.length === 0) throw notFound(`chain ${JSON.stringify(chain)}`, 'chain', 'params');
   if (genesisParam === undefined) {
@@ -252,7 +261,7 @@ function route<S extends TSchema>(summary: string, description: string, querystr
       description,
       ...(querystring === null ? {} : { querystring }),
       ...extra,
-      response: { 200: response, ...QUERY_ERRORS, ...CONFLICT },
+      response: { 200: response, ...QUERY_ERRORS, ...CHAIN_CONFLICT },
     },
   };
 }

@@ -30,6 +30,7 @@ export function registerDocs(app: FastifyInstance): void {
         { name: 'reputation', description: 'Peer reputation from system.network_state messages' },
         { name: 'benchmarks', description: 'Benchmarks, their events and host systems' },
         { name: 'analytics', description: 'Network analytics: block propagation, forks, finality, uptime (docs/analytics.md). Durations in milliseconds' },
+        { name: 'export', description: 'Bulk export of stored messages and blocks, streamed as NDJSON or CSV without a row limit (docs/export.md)' },
         { name: 'operations', description: 'Health, readiness, version and database statistics' },
       ],
     },

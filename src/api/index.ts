@@ -18,6 +18,7 @@ import { registerReputationRoutes } from './reputation.js';
 import { registerStatsRoutes } from './stats.js';
 import { registerBenchmarkRoutes } from './benchmarks.js';
 import { registerHostSystemRoutes } from './host-systems.js';
+import { registerExportRoutes } from './export.js';
 import { registerAnalyticsRoutes } from './analytics.js';
 import { registerNetworkSummaryRoute } from './network-summary.js';
 
@@ -80,5 +81,6 @@ export async function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): Pr
     registerBenchmarkRoutes(api, context);
     registerHostSystemRoutes(api, context);
     registerAnalyticsRoutes(api, context);
+    registerExportRoutes(api, context);
   });
 }
