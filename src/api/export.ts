@@ -125,7 +125,9 @@ function cursorStream(db: Database, statementTimeoutMs: number, declare: { sql: 
   return stream;
 }
 
-export function registerExportRoutes(app: FastifyInstance, { run, db, settings }: ApiContext): void {
+export function registerExportRoutes(app: FastifyInstance, { run, db, reads, admission, settings }: ApiContext): void {
+  // Exports read where the other queries read (DATABASE_READ_URL when set), and count in the query lane.
+  const source = reads ?? db;
   app.get<{ Querystring: Static<typeof LogsQuery> }>(
     '/export/logs',
     {
@@ -146,7 +148,7 @@ export function registerExportRoutes(app: FastifyInstance, { run, db, settings }
       const csv = q.format === 'csv';
       const type = csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
       const disposition = `attachment; filename="logs.${csv ? 'csv' : 'ndjson'}"`;
-      if (db.kind === 'postgres') {
+      if (source.kind === 'postgres') {
         const render = (rows: CursorLogRow[]) => {
           let chunk = '';
           for (const row of rows) {
@@ -157,8 +159,13 @@ export function registerExportRoutes(app: FastifyInstance, { run, db, settings }
           }
           return chunk;
         };
-        return reply.type(type).header('content-disposition', disposition)
-          .send(cursorStream(db, settings.statementTimeoutMs, declareLogsCursor(filter), csv ? csvLine([...LOG_COLUMNS]) : null, render));
+        // The cursor's transaction holds a query slot until the stream closes (ended, failed or the client
+        // gone); a full lane answers 503 QUERY_OVERLOADED before anything is sent. The keyset pages below
+        // take a slot per page through `run`.
+        const slot = admission ? await admission.acquire() : null;
+        const stream = cursorStream(source, settings.statementTimeoutMs, declareLogsCursor(filter), csv ? csvLine([...LOG_COLUMNS]) : null, render);
+        stream.once('close', () => slot?.release());
+        return reply.type(type).header('content-disposition', disposition).send(stream);
       }
       async function* pages(): AsyncGenerator<string> {
         if (csv) yield csvLine([...LOG_COLUMNS]);

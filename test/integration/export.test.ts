@@ -207,6 +207,7 @@ for (const backend of BACKENDS) {
     });
 
     it('a client that goes away mid-stream stops the export: no query left running, the server answers on', async () => {
+      let slotsWhileStreaming = -1;
       const received = await new Promise<number>((resolve, reject) => {
         const request = http.get(server.httpUrl('/export/logs'), (response) => {
           let bytes = 0;
@@ -214,6 +215,7 @@ for (const backend of BACKENDS) {
             bytes += chunk.length;
             // Gone after the first chunks, while most of the export is still unread.
             if (bytes > 100_000) {
+              slotsWhileStreaming = server.admission.running;
               request.destroy();
               resolve(bytes);
             }
@@ -227,6 +229,9 @@ for (const backend of BACKENDS) {
         const running = async () => (await server.db.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid() AND query ILIKE '%substrate_logs%'`)).rows[0].n;
         await waitFor(async () => (await running()) === 0, 'no export query left running');
+        // The cursor's transaction held one query slot (the export counts in admission control) and gave it back.
+        assert.equal(slotsWhileStreaming, 1);
+        await waitFor(() => server.admission.running === 0, 'the export released its query slot');
         // And none starts later: the stream is gone.
         await new Promise((resolve) => setTimeout(resolve, 300));
         assert.equal(await running(), 0);
