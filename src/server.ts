@@ -77,7 +77,7 @@ async function migrateWhenReachable(db: Database, log: Logger): Promise<void> {
 export interface StartOptions {
   /** Use this (embedded, in-memory) database for everything instead of opening one. */
   db?: Database;
-  /** The clock of partition maintenance and purge (tests run them at fixed instants). */
+  /** The clock of partition maintenance, purge and /feed/rates (tests run them at fixed instants). */
   clock?: () => number;
 }
 
@@ -176,7 +176,7 @@ async function startParts(settings: Settings, log: Logger, databases: Databases,
   registerOpsRoutes(app, { db, metrics, log, spooling: () => spool !== null && !spool.isPaused });
   registerIngestStats(app, { metrics, writer, spool });
   registerMetricsRoute(app, metrics);
-  if (querying) await registerApiRoutes(app, { db, reads, admission, metrics, settings });
+  if (querying) await registerApiRoutes(app, { db, reads, admission, metrics, settings, clock: options.clock });
   else answerQueriesElsewhere(app);
 
   const summary = new MetricsSummary(metrics, log, { maxRows: settings.bufferMaxRows, maxBytes: settings.bufferMaxBytes });

@@ -1,4 +1,4 @@
-// Registers the JSON query routes (nodes, logs, reputation, stats, benchmarks, host systems, analytics) in one
+// Registers the JSON query routes (nodes, logs, reputation, stats, benchmarks, host systems, analytics, /feed/rates) in one
 // encapsulated plugin that shares: schema validation (validation.ts), the error format (errors.ts),
 // the serializer (json.ts), the statement timeout on every query, and the `requests` counter.
 import type { FastifyInstance } from 'fastify';
@@ -21,6 +21,7 @@ import { registerHostSystemRoutes } from './host-systems.js';
 import { registerExportRoutes } from './export.js';
 import { registerAnalyticsRoutes } from './analytics.js';
 import { registerNetworkSummaryRoute } from './network-summary.js';
+import { registerRatesRoute } from '../feed/rates.js';
 
 export interface ApiDeps {
   /** The primary: the few writes of the API (POST routes). */
@@ -31,6 +32,8 @@ export interface ApiDeps {
   admission?: Admission;
   metrics: Metrics;
   settings: Settings;
+  /** Epoch ms: the end of /feed/rates' window and its refresh (tests use fixed instants). */
+  clock?: () => number;
 }
 
 export interface ApiContext extends ApiDeps {
@@ -82,5 +85,7 @@ export async function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): Pr
     registerHostSystemRoutes(api, context);
     registerAnalyticsRoutes(api, context);
     registerExportRoutes(api, context);
+    // The dashboards' JSON route (its module lives with the feed): the API's timeout, errors and metrics.
+    registerRatesRoute(api, context.run, deps.clock);
   });
 }

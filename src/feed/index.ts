@@ -11,14 +11,13 @@ import { FeedRoute } from './route.js';
 import { FeedBudget } from './budget.js';
 import { AddressKeyBudget } from './key-budget.js';
 import { registerDashboards } from './dashboards.js';
-import { registerRatesRoute } from './rates.js';
 import { OriginPolicy } from '../access/origin.js';
 import { ClientAddressResolver } from '../access/client-address.js';
 
 export interface FeedDeps {
   /** The read database (DATABASE_READ_URL when set). */
   db: Database;
-  /** The query lane's admission control: cache refreshes (first in line) and /feed/rates pass it. */
+  /** The query lane's admission control: cache refreshes pass it first in line (/feed/rates is an API route, src/api/index.ts). */
   admission?: Admission;
   metrics: Metrics;
   settings: Settings;
@@ -71,7 +70,6 @@ export async function registerFeed(app: FastifyInstance, deps: FeedDeps): Promis
     { budget: new FeedBudget(settings.feedMaxTotalBufferedBytes, metrics), keyBudget: new AddressKeyBudget(settings.feedMaxKeysPerAddress), addresses: new ClientAddressResolver(settings.trustProxy) },
   );
   route.register(app);
-  registerRatesRoute(app, admitted(false));
   // Viewers' sockets would keep the HTTP server from closing: close them when the server starts closing.
   app.addHook('preClose', (done) => {
     route.closeAll();

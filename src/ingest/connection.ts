@@ -77,8 +77,7 @@ export class IngestConnection {
     if (this.nodes.size === 0) {
       node = this.primary;
       if (envelopeId !== null) {
-        node.envelopeId = envelopeId;
-        node.needsUpdate = true;
+        node.assignEnvelope(envelopeId);
         this.deps.writer.nodeChanged(node);
       }
     } else if (this.nodes.size >= this.deps.maxNodesPerConnection) {
@@ -102,8 +101,7 @@ export class IngestConnection {
   closed(): void {
     const all = new Set([this.primary, ...this.nodes.values()]);
     for (const node of all) {
-      node.closed = true;
-      node.needsUpdate = true;
+      node.markDisconnected();
       this.deps.writer.nodeChanged(node);
     }
   }

@@ -1,41 +1,13 @@
-// The ingestion endpoints `/` (expiring) and `/audit` (kept forever): the handshake admits the node
-// (access rules, limits), then every message goes to an IngestConnection. The handshake writes nothing:
-// a node's peer_connections row is created with its first stored message (see BatchWriter.writeNodes).
-// Also owns what spans all sockets: heartbeats, backpressure (pause/resume reading) and last_seen.
+// The ingestion endpoints `/` (expiring) and `/audit` (kept forever) and their handshake: a node is
+// admitted (access rules, limits) before the upgrade, then its socket goes to the registry of open
+// connections (open-connections.ts). The handshake writes nothing: a node's peer_connections row is
+// created with its first stored message (see BatchWriter.writeNodes).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
-import type { WebSocket } from 'ws';
-import type { Logger } from 'pino';
-import type { Database } from '../storage/database.js';
-import { touchConnections } from '../storage/peer-connections.js';
-import type { Metrics } from '../metrics/catalogue.js';
-import type { Settings } from '../config/settings.js';
-import { IngestConnection } from './connection.js';
-import { NodeHandle } from './node.js';
 import { IngestGuard } from '../access/ingest-guard.js';
 import { sendRefusal } from '../access/refusal.js';
-import { AppError, CLOSE_CODES, closeWithGrace } from '../errors.js';
-import type { IngestSink } from './writer.js';
-import type { DropRecorder, IdentityRejectionRecorder } from './drops.js';
-import { ConnectionLog } from './connection-log.js';
-
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    ingestIp?: string;
-  }
-}
-
-export interface IngestDeps {
-  settings: Settings;
-  db: Database;
-  /** The disk spool, or the writer itself without one. */
-  writer: IngestSink;
-  metrics: Metrics;
-  log: Logger;
-  recordDrop: DropRecorder;
-  recordIdentityRejected: IdentityRejectionRecorder;
-}
+import { AppError } from '../errors.js';
+import { OpenConnections, type IngestDeps } from './open-connections.js';
 
 export interface IngestRouteOptions {
   /** Answers a plain (non-websocket) GET on `/`, e.g. with the nodes overview page. */
@@ -50,27 +22,19 @@ function isValidUpgrade(request: FastifyRequest): boolean {
 }
 
 export class IngestEndpoints {
-  private readonly connections = new Set<IngestConnection>();
   private accepting = true;
-  private heartbeat: NodeJS.Timeout | null = null;
-  private liveness: NodeJS.Timeout | null = null;
-
   private readonly guard: IngestGuard;
-  private readonly connectionLog: ConnectionLog;
+  private readonly connections: OpenConnections;
+  /**
+   * The client address of each request admitted by the handshake (preValidation), read by the websocket
+   * handler of the same request: fastify hands both the same request object.
+   */
+  private readonly admitted = new WeakMap<FastifyRequest, string>();
 
   constructor(private readonly deps: IngestDeps) {
-    this.connectionLog = new ConnectionLog(deps.log);
     const { ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy, allowedOrigins } = deps.settings;
     this.guard = new IngestGuard({ allow: ingestAllow, maxConnections, maxConnectionsPerIp, trustProxy, allowedOrigins });
-    deps.writer.on('pause', () => {
-      for (const c of this.connections) c.socket.pause();
-    });
-    deps.writer.on('resume', () => {
-      for (const c of this.connections) {
-        c.touch(); // silence while paused was ours, not the node's
-        c.socket.resume();
-      }
-    });
+    this.connections = new OpenConnections(deps);
   }
 
   get openConnections(): number {
@@ -84,22 +48,29 @@ export class IngestEndpoints {
         url,
         preValidation: async (request, reply) => {
           if (!request.ws) return;
-          await this.recordHandshake(request, reply);
+          await this.admit(request, reply);
         },
         handler: (request, reply) => {
           if (url === '/' && options.httpRoot) return options.httpRoot(request, reply);
           return sendRefusal(reply.header('upgrade', 'websocket'), new AppError('UPGRADE_REQUIRED', `${url} accepts websocket connections from Tetcore nodes (--telemetry-url 'ws://HOST:PORT${url === '/' ? '' : url} 5')`));
         },
-        wsHandler: (socket, request) => this.accept(socket, request, url, audit),
+        wsHandler: (socket, request) => {
+          const ipAddr = this.admitted.get(request);
+          if (ipAddr === undefined) {
+            // Not expected: a refused handshake is answered in preValidation and never upgraded.
+            this.deps.log.error({ url }, 'ingestion socket upgraded without an admitted handshake: closed');
+            socket.terminate();
+            return;
+          }
+          this.admitted.delete(request);
+          this.connections.open(socket, ipAddr, url, audit);
+        },
       });
     }
-    this.heartbeat = setInterval(() => this.checkHeartbeats(), this.deps.settings.heartbeatIntervalS * 1000);
-    this.liveness = setInterval(() => void this.touchLiveConnections(), this.deps.settings.livenessIntervalS * 1000);
-    this.heartbeat.unref();
-    this.liveness.unref();
+    this.connections.start();
   }
 
-  private async recordHandshake(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  private async admit(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const { metrics, log } = this.deps;
     if (!this.accepting) {
       metrics.handshakesRefused.inc({ reason: 'shutting_down' });
@@ -120,57 +91,7 @@ export class IngestEndpoints {
     request.raw.socket.once('close', () => this.guard.release(ip));
     // Nothing is written here, so a database outage refuses no node: its messages wait in the writer's
     // buffer like everyone's (backpressure bounds it), and 2,000 bare handshakes leave no rows behind.
-    request.ingestIp = ipAddr;
-  }
-
-  private accept(socket: WebSocket, request: FastifyRequest, endpoint: string, audit: boolean): void {
-    const { writer, metrics, recordDrop, recordIdentityRejected, settings, log } = this.deps;
-    const node = new NodeHandle(request.ingestIp as string, audit, null, null);
-    const connection = new IngestConnection(socket, endpoint, node, { writer, metrics, recordDrop, recordIdentityRejected, maxNodesPerConnection: settings.maxNodesPerConnection, maxFutureSkewMs: settings.maxFutureSkewS * 1000, connectionLog: this.connectionLog });
-    this.connections.add(connection);
-    this.connectionLog.opened(connection, node.ipAddr);
-    metrics.nodesConnected.inc();
-    metrics.currentConnections.inc();
-    metrics.connectionsOpen.inc({ endpoint });
-    if (writer.isPaused) socket.pause();
-    log.debug({ ip: node.ipAddr, endpoint }, 'node socket opened');
-
-    socket.on('message', (data: Buffer) => connection.handleMessage(data));
-    socket.on('ping', () => connection.touch());
-    socket.on('pong', () => connection.touch());
-    socket.on('error', (error: Error & { code?: string }) => {
-      log.debug({ ip: node.ipAddr, err: error.message, code: error.code }, 'ingestion socket error');
-    });
-    socket.on('close', (code: number) => {
-      this.connections.delete(connection);
-      connection.closed();
-      metrics.nodesDropped.inc();
-      metrics.currentConnections.dec();
-      metrics.connectionsOpen.dec({ endpoint });
-      this.connectionLog.closed(connection, code);
-    });
-  }
-
-  private checkHeartbeats(): void {
-    if (this.deps.writer.isPaused) return; // not reading sockets: silence proves nothing
-    const deadline = Date.now() - this.deps.settings.clientTimeoutS * 1000;
-    for (const connection of this.connections) {
-      if (connection.lastFrameAt < deadline) {
-        this.deps.log.debug({ endpoint: connection.endpoint }, `nothing received for ${this.deps.settings.clientTimeoutS} s: disconnecting`);
-        closeWithGrace(connection.socket, CLOSE_CODES.CLIENT_TIMEOUT, 'client timeout');
-      } else {
-        connection.socket.ping();
-      }
-    }
-  }
-
-  private async touchLiveConnections(): Promise<void> {
-    const ids = [...this.connections].flatMap((c) => c.rowIds());
-    try {
-      await touchConnections(this.deps.db, ids);
-    } catch (error) {
-      this.deps.log.warn({ err: error }, 'could not refresh last_seen of open connections');
-    }
+    this.admitted.set(request, ipAddr);
   }
 
   /**
@@ -179,17 +100,6 @@ export class IngestEndpoints {
    */
   async closeAll(): Promise<void> {
     this.accepting = false;
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.liveness) clearInterval(this.liveness);
-    const closing = [...this.connections].map(
-      (connection) =>
-        new Promise<void>((resolve) => {
-          if (connection.socket.readyState === connection.socket.CLOSED) return resolve();
-          connection.socket.once('close', () => resolve());
-          closeWithGrace(connection.socket, CLOSE_CODES.SHUTDOWN, 'server shutting down');
-        }),
-    );
-    await Promise.all(closing);
-    this.connectionLog.flush();
+    await this.connections.closeAll();
   }
 }

@@ -343,10 +343,7 @@ export class BatchWriter extends EventEmitter implements IngestSink {
         rowId = await node.ensureRow(() => this.createRow(node));
       } catch (error) {
         if (!isDataError(error)) throw error;
-        if (!node.rowRejected) {
-          node.rowRejected = true;
-          this.connectionWriteRejected(node, 'row', error);
-        }
+        if (node.rejectRow()) this.connectionWriteRejected(node, 'row', error);
         nodes.delete(node);
         continue;
       }
@@ -360,45 +357,42 @@ export class BatchWriter extends EventEmitter implements IngestSink {
    * refuses its identity, the row is created without it; if it refuses even that, the error is thrown.
    */
   private async createRow(node: NodeHandle): Promise<number> {
-    const identity = { ...node.identity };
-    const row = { ipAddr: node.ipAddr, audit: node.audit, envelopeId: node.envelopeId, disconnected: node.closed, connectedAt: node.connectedAt };
-    node.needsUpdate = false; // written below; a change from now on sets it again
+    const { identity, ...row } = node.takeRowState(); // a change from now on marks the node again
     try {
       return await insertConnection(this.db, { ...row, identity });
     } catch (error) {
       if (!isDataError(error) || Object.keys(identity).length === 0) {
-        node.needsUpdate = true;
+        node.rowWriteFailed();
         throw error;
       }
       this.connectionWriteRejected(node, 'identity', error);
     }
-    node.identity = {};
+    node.forgetIdentity();
     return insertConnection(this.db, row);
   }
 
   /** Writes the node's identity, envelope id and liveness to its row; see writeNodes for failures. */
   private async updateRow(node: NodeHandle, rowId: number): Promise<void> {
-    node.needsUpdate = false;
-    const identity = { ...node.identity };
+    const { identity, envelopeId, disconnected } = node.takeRowState();
     try {
-      await updateConnection(this.db, { id: rowId, identity, envelopeId: node.envelopeId, disconnected: node.closed });
+      await updateConnection(this.db, { id: rowId, identity, envelopeId, disconnected });
       return;
     } catch (error) {
       if (!isDataError(error)) {
-        node.needsUpdate = true;
+        node.rowWriteFailed();
         throw error;
       }
       this.connectionWriteRejected(node, 'identity', error);
     }
     // The identity is the likely culprit: forget it (the node may announce a storable one later) and keep
     // what can be kept: the disconnection and last_seen.
-    node.identity = {};
+    node.forgetIdentity();
     if (Object.keys(identity).length === 0) return;
     try {
       await updateConnection(this.db, { id: rowId, identity: {}, envelopeId: node.envelopeId, disconnected: node.closed });
     } catch (error) {
       if (!isDataError(error)) {
-        node.needsUpdate = true;
+        node.rowWriteFailed();
         throw error;
       }
     }
@@ -408,8 +402,7 @@ export class BatchWriter extends EventEmitter implements IngestSink {
   private connectionWriteRejected(node: NodeHandle, kind: 'row' | 'identity', error: unknown): void {
     this.metrics.connectionWritesRejected.inc({ kind });
     // One line per node: a node whose every update is refused must not flood the log.
-    if (node.rejectionLogged) return;
-    node.rejectionLogged = true;
+    if (!node.firstRejection()) return;
     this.log.warn(
       { kind, ip: node.ipAddr, envelopeId: node.envelopeId, row: node.rowId, error: (error as Error).message },
       kind === 'row' ? 'the database refused a node connection row: its messages are dropped' : "the database refused a write of a node connection's row: given up, its messages are still stored",

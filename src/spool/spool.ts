@@ -552,13 +552,12 @@ export class Spool extends EventEmitter implements IngestSink {
     if (handle === undefined) {
       handle = new NodeHandle(record.ipAddr, record.audit, record.envelopeId, record.rowId, record.connectedAt);
       // Its connection is gone: the row (created with the first message if none was recorded) says so.
-      handle.closed = true;
-      handle.needsUpdate = true;
+      handle.markDisconnected();
       this.replayNodes.set(cacheKey, handle);
       if (record.run === this.run) this.liveByKey.set(record.key, handle);
     }
     handle.learn(record.identity);
-    if (handle.rowId === null && record.rowId !== null) handle.rowId = record.rowId;
+    if (record.rowId !== null) handle.adoptRowId(record.rowId);
     return handle;
   }
 
