@@ -4,6 +4,7 @@
 // previous page ended (the embedded database runs one query at a time: ingestion goes on between pages).
 // Either way an export holds one page in memory, and a client that goes away leaves no query running.
 import type { Queryable } from './database.js';
+import type { BlockFigures } from './analytics-read.js';
 
 export interface LogExportFilter {
   peerId: string | null;
@@ -82,17 +83,12 @@ export interface BlockExportFilter {
   end: string | null;
 }
 
-export interface ExportBlockRow {
+/** A block's figures as the summary job stored them (the fields of `BlockFigures`, no arrival lists). */
+export interface ExportBlockRow extends Omit<BlockFigures, 'arrival_connection_ids' | 'arrival_delays_ms'> {
   height: number | string;
   hash: string;
   first_seen_at: string;
   first_seen_peer_id: string;
-  nodes_reported: number | null;
-  propagation_arrivals: number | null;
-  propagation_p50_ms: number | null;
-  propagation_p90_ms: number | null;
-  propagation_p99_ms: number | null;
-  propagation_max_ms: number | null;
 }
 
 /** The next `limit` blocks (every hash, forks included) of a chain after (height, hash), along the primary key. */
