@@ -25,6 +25,20 @@ async function proxyChain(serverPort: number): Promise<{ front: Nginx; back: Ngi
   return { front, back, stop: async () => void (await Promise.all([front.stop(), back.stop()])) };
 }
 
+/**
+ * Through two proxies in a row: a node at CLIENT that wrote a forged X-Forwarded-For is stored as CLIENT, and
+ * one at OTHER_CLIENT claiming to be CLIENT is refused (INGEST_ALLOW admits CLIENT only).
+ */
+async function clientIsWhatTheFartherProxySaw(server: TestServer, frontPort: number): Promise<void> {
+  const node = accepted(await handshake(`ws://127.0.0.1:${frontPort}/`, { localAddress: CLIENT, headers: { 'x-forwarded-for': '10.9.9.9' } }));
+  await sendOne(node);
+  await node.close();
+  await waitFor(async () => (await storedAddresses(server)).length >= 1, 'the connection stored');
+  const forged = await handshake(`ws://127.0.0.1:${frontPort}/`, { localAddress: OTHER_CLIENT, headers: { 'x-forwarded-for': CLIENT } });
+  assert.deepEqual(refusal(forged), { status: 403, code: 'INGEST_FORBIDDEN' });
+  assert.deepEqual(await storedAddresses(server), [CLIENT]);
+}
+
 for (const backend of BACKENDS) {
   describe(`TRUST_PROXY behind real nginx, #3 (${backend.name})`, () => {
     describe('TRUST_PROXY=true (one nginx)', () => {
@@ -72,13 +86,7 @@ for (const backend of BACKENDS) {
       });
 
       it('#3 the client is the address the farther proxy saw, whatever the client wrote before it', async () => {
-        const node = accepted(await handshake(`ws://127.0.0.1:${chain.front.port}/`, { localAddress: CLIENT, headers: { 'x-forwarded-for': '10.9.9.9' } }));
-        await sendOne(node);
-        await node.close();
-        await waitFor(async () => (await storedAddresses(server)).length >= 1, 'the connection stored');
-        const forged = await handshake(`ws://127.0.0.1:${chain.front.port}/`, { localAddress: OTHER_CLIENT, headers: { 'x-forwarded-for': CLIENT } });
-        assert.deepEqual(refusal(forged), { status: 403, code: 'INGEST_FORBIDDEN' });
-        assert.deepEqual(await storedAddresses(server), [CLIENT]);
+        await clientIsWhatTheFartherProxySaw(server, chain.front.port);
       });
     });
 
@@ -95,13 +103,7 @@ for (const backend of BACKENDS) {
       });
 
       it('#3 walks from the right past the listed proxies to the client', async () => {
-        const node = accepted(await handshake(`ws://127.0.0.1:${chain.front.port}/`, { localAddress: CLIENT, headers: { 'x-forwarded-for': '10.9.9.9' } }));
-        await sendOne(node);
-        await node.close();
-        await waitFor(async () => (await storedAddresses(server)).length >= 1, 'the connection stored');
-        const forged = await handshake(`ws://127.0.0.1:${chain.front.port}/`, { localAddress: OTHER_CLIENT, headers: { 'x-forwarded-for': CLIENT } });
-        assert.deepEqual(refusal(forged), { status: 403, code: 'INGEST_FORBIDDEN' });
-        assert.deepEqual(await storedAddresses(server), [CLIENT]);
+        await clientIsWhatTheFartherProxySaw(server, chain.front.port);
       });
 
       it('#3 a peer that is not a listed proxy is judged by its socket address', async () => {
