@@ -22,7 +22,7 @@ import {
   type ChainRow,
   type FinalizedRow,
 } from '../storage/analytics-read.js';
-import { histogramBin, histogramOf, HISTOGRAM_BINS, mean, parseIntList, percentile, percentilesOf, round1, type HistogramBin, type Percentiles } from './stats.js';
+import { histogramBin, histogramOf, HISTOGRAM_BINS, mean, parseIntList, percentile, percentilesOf, percentilesOfIntegers, round1, type HistogramBin, type Percentiles } from './stats.js';
 
 /** A chain as a request named it: its name, genesis hash and (once facts were stored) its id. */
 export interface ChainSelection {
@@ -226,41 +226,57 @@ export async function propagationReport(
   descending: boolean,
 ): Promise<PropagationReport> {
   const blocks = await withLiveFigures(db, selection.chainId, await blocksFirstSeenIn(db, selection.chainId, start, end, true), true);
-  const counts = new Array<number>(HISTOGRAM_BINS + 1).fill(0);
-  const perConnection = new Map<number, number[]>();
+  // All arrivals of the window as two parallel lists (600,000 for an hour of 1,000 nodes). They are then
+  // grouped by node in one Int32Array sorted a segment at a time, and the chain's percentiles are counted,
+  // not sorted: per-connection arrays and one big sort took 80–100 of this route's 200 ms (bench/README.md).
   const ids: number[] = [];
   const delays: number[] = [];
-  let arrivals = 0;
   for (const block of blocks) {
-    ids.length = 0;
-    delays.length = 0;
     parseIntList(block.arrival_connection_ids, ids);
     parseIntList(block.arrival_delays_ms, delays);
-    for (let i = 0; i < ids.length; i++) {
-      let list = perConnection.get(ids[i]);
-      if (list === undefined) perConnection.set(ids[i], (list = []));
-      list.push(delays[i]);
-      counts[histogramBin(delays[i])]++;
-    }
-    arrivals += ids.length;
+    ids.length = delays.length = Math.min(ids.length, delays.length);
+  }
+  const arrivals = ids.length;
+  const counts = new Array<number>(HISTOGRAM_BINS + 1).fill(0);
+  const all = new Int32Array(arrivals);
+  const connectionIndex = new Map<number, number>();
+  const arrivalConnection = new Int32Array(arrivals);
+  for (let i = 0; i < arrivals; i++) {
+    all[i] = delays[i];
+    counts[histogramBin(delays[i])]++;
+    let index = connectionIndex.get(ids[i]);
+    if (index === undefined) connectionIndex.set(ids[i], (index = connectionIndex.size));
+    arrivalConnection[i] = index;
   }
   // Nodes: those with a connection to the chain in the window, and those that reported its blocks.
-  const nodes = new Map<string, { name: string | null; delays: number[] }>();
+  const nodes = new Map<string, { name: string | null; group: number }>();
+  const addNode = (peerId: string, name: string | null) => {
+    let node = nodes.get(peerId);
+    if (node === undefined) nodes.set(peerId, (node = { name, group: nodes.size }));
+    return node.group;
+  };
   for (const c of await chainConnectionsIn(db, selection.chain, selection.genesisHash, start, end)) {
-    if (c.peer_id !== null && !nodes.has(c.peer_id)) nodes.set(c.peer_id, { name: c.name, delays: [] });
+    if (c.peer_id !== null) addNode(c.peer_id, c.name);
   }
-  for (const c of await connectionsByIds(db, [...perConnection.keys()])) {
-    if (c.peer_id === null) continue;
-    let node = nodes.get(c.peer_id);
-    if (node === undefined) nodes.set(c.peer_id, (node = { name: c.name, delays: [] }));
-    for (const d of perConnection.get(c.id) ?? []) node.delays.push(d);
+  const groupOfConnection = new Int32Array(connectionIndex.size).fill(-1);
+  for (const c of await connectionsByIds(db, [...connectionIndex.keys()])) {
+    if (c.peer_id !== null) groupOfConnection[connectionIndex.get(c.id)!] = addNode(c.peer_id, c.name);
   }
-  const all = new Float64Array(arrivals);
-  let k = 0;
-  for (const list of perConnection.values()) for (const d of list) all[k++] = d;
-  all.sort();
+  // Counting sort by node: group g's delays are byGroup[offsets[g], offsets[g + 1]).
+  const offsets = new Int32Array(nodes.size + 1);
+  for (let i = 0; i < arrivals; i++) {
+    const group = groupOfConnection[arrivalConnection[i]];
+    if (group >= 0) offsets[group + 1]++;
+  }
+  for (let g = 0; g < nodes.size; g++) offsets[g + 1] += offsets[g];
+  const byGroup = new Int32Array(offsets[nodes.size]);
+  const fill = offsets.slice(0, nodes.size);
+  for (let i = 0; i < arrivals; i++) {
+    const group = groupOfConnection[arrivalConnection[i]];
+    if (group >= 0) byGroup[fill[group]++] = delays[i];
+  }
   const entries: NodePropagation[] = [...nodes].map(([peerId, node]) => {
-    const sorted = Float64Array.from(node.delays).sort();
+    const sorted = byGroup.subarray(offsets[node.group], offsets[node.group + 1]).sort();
     return {
       peer_id: peerId,
       name: node.name,
@@ -272,7 +288,7 @@ export async function propagationReport(
     };
   });
   entries.sort(nodeComparator(sort, descending));
-  return { blocks: blocks.length, arrivals, percentiles_ms: percentilesOf(all), histogram: histogramOf(counts), nodes: entries };
+  return { blocks: blocks.length, arrivals, percentiles_ms: percentilesOfIntegers(all), histogram: histogramOf(counts), nodes: entries };
 }
 
 /** Orders by `sort` (nulls last either way), then by peer id. */
