@@ -13,7 +13,7 @@ import { connectNode } from '../helpers/fixtures.js';
 const PEER = `12D3KooWRoles${process.pid}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
 
 async function start(url: string, role: string): Promise<RunningServer> {
-  const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', DATABASE_URL: url, ROLE: role });
+  const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', DATABASE_URL: url, ROLE: role, SPOOL_DIR: '' });
   return startServer(settings, pino({ level: 'silent' }));
 }
 

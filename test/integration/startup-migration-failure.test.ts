@@ -21,7 +21,7 @@ describe('start-up when a migration fails (postgres)', () => {
       await migrate(db);
       // As if migration 1 had been edited after this database applied it (the repository's files stay as they are).
       await db.query(`UPDATE ${MIGRATION_TABLE} SET md5 = 'edited-after-it-was-applied' WHERE version = 1`);
-      const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, LOG_LEVEL: 'silent' });
+      const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, LOG_LEVEL: 'silent', SPOOL_DIR: '' });
       const warnings: string[] = [];
       const log = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line); } });
       const error = await startServer(settings, log).then(
