@@ -94,7 +94,7 @@ export class Spool extends EventEmitter implements IngestSink {
     super();
     mkdirSync(options.dir, { recursive: true });
     // One process per spool folder (docs/spool.md#one-process-per-folder), whatever the database.
-    this.lock = DataDirLock.acquire(options.dir);
+    this.lock = DataDirLock.acquire(options.dir, 'SPOOL_DIR');
     this.progress = Progress.load(path.join(options.dir, CHECKPOINT));
     this.segmentBytes = options.segmentBytes ?? Math.max(64 * 1024, Math.min(64 * 1024 * 1024, Math.floor(options.maxBytes / 8)));
   }

@@ -18,10 +18,12 @@ export class DataDirInUseError extends AppError {
   constructor(
     readonly dataDir: string,
     readonly ownerPid: number,
+    /** The setting that names the folder: DATA_DIR, or SPOOL_DIR for the disk spool. */
+    readonly setting = 'DATA_DIR',
   ) {
     super(
       'DATA_DIR_IN_USE',
-      `the data folder ${dataDir} (DATA_DIR) is in use by another tetcore-analytics process, pid ${ownerPid}; stop that one or choose another DATA_DIR`,
+      `the data folder ${dataDir} (${setting}) is in use by another tetcore-analytics process, pid ${ownerPid}; stop that one or choose another ${setting}`,
     );
   }
 }
@@ -86,10 +88,10 @@ export class DataDirLock {
    * Takes the folder (which must exist). Throws DataDirInUseError when a live process holds it; a lock
    * left by a process that is gone (kill -9, power loss, a container restarted with the same pid) is taken over.
    */
-  static acquire(dataDir: string): DataDirLock {
+  static acquire(dataDir: string, setting = 'DATA_DIR'): DataDirLock {
     const file = path.join(path.resolve(dataDir), LOCK_FILE_NAME);
     const content = JSON.stringify({ pid: process.pid, started: processStartTime(process.pid) } satisfies Owner) + '\n';
-    if (heldHere.has(file)) throw new DataDirInUseError(dataDir, process.pid);
+    if (heldHere.has(file)) throw new DataDirInUseError(dataDir, process.pid, setting);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(file, 'wx', 0o644);
@@ -106,12 +108,12 @@ export class DataDirLock {
       if (existing === null) continue; // released meanwhile
       const owner = parseOwner(existing);
       // Our own pid in a lock we do not hold is a previous life of this pid (containers restart as pid 1).
-      if (owner !== null && owner.pid !== process.pid && isAlive(owner)) throw new DataDirInUseError(dataDir, owner.pid);
+      if (owner !== null && owner.pid !== process.pid && isAlive(owner)) throw new DataDirInUseError(dataDir, owner.pid, setting);
       // Stale. Remove it only if it is still the one judged stale (another starter may have replaced it).
       if (readText(file) === existing) unlinkSync(file);
     }
     const owner = parseOwner(readText(file) ?? '');
-    throw new DataDirInUseError(dataDir, owner?.pid ?? 0);
+    throw new DataDirInUseError(dataDir, owner?.pid ?? 0, setting);
   }
 
   /** Removes the lock file if it is still ours. Idempotent; also runs on process exit. */

@@ -28,6 +28,8 @@ describe('data folder lock', () => {
     const file = path.join(dir, LOCK_FILE_NAME);
     assert.equal(JSON.parse(readFileSync(file, 'utf8')).pid, process.pid);
     assert.throws(() => DataDirLock.acquire(dir), (error: unknown) => error instanceof DataDirInUseError && error.ownerPid === process.pid);
+    // The disk spool's folder is named by its own setting, so the refusal tells the operator which one to change.
+    assert.throws(() => DataDirLock.acquire(dir, 'SPOOL_DIR'), /\(SPOOL_DIR\) is in use by another tetcore-analytics process, pid \d+; stop that one or choose another SPOOL_DIR/);
     lock.release();
     assert.equal(existsSync(file), false);
     lock.release(); // idempotent

@@ -15,6 +15,7 @@ describe('settings', () => {
     assert.equal(s.port, 8080);
     assert.equal(s.databaseUrl, null);
     assert.equal(s.dataDir, './data');
+    assert.equal(s.spoolDir, path.join('./data', 'spool'));
     assert.equal(s.heartbeatIntervalS, 5);
     assert.equal(s.clientTimeoutS, 10);
     assert.equal(s.purgeIntervalS, 600);
@@ -30,6 +31,12 @@ describe('settings', () => {
     assert.equal(s.cacheExpiryS, 3600);
     assert.equal(s.assetsPath, './static');
     assert.equal(s.logLevel, 'info');
+  });
+
+  it('keeps the disk spool in DATA_DIR unless SPOOL_DIR names another folder (a container writes only to its volume)', () => {
+    assert.equal(parseSettings({ DATA_DIR: '/data' }).spoolDir, '/data/spool');
+    assert.equal(parseSettings({ DATA_DIR: '/data', SPOOL_DIR: '/var/spool/tetcore' }).spoolDir, '/var/spool/tetcore');
+    assert.equal(parseSettings({ DATA_DIR: '/data', SPOOL_DIR: '' }).spoolDir, '');
   });
 
   it("accepts the README's 524_288 spelling and derived defaults", () => {
