@@ -12,7 +12,7 @@ import { migrate } from '../../src/storage/migrate.js';
 import { ensurePartitions } from '../../src/storage/partitions.js';
 import { insertConnection } from '../../src/storage/peer-connections.js';
 import { createMetrics } from '../../src/metrics/catalogue.js';
-import { BatchWriter, MAX_BATCH_BYTES } from '../../src/ingest/writer.js';
+import { BACKLOG_BATCH_FACTOR, BatchWriter, MAX_BATCH_BYTES } from '../../src/ingest/writer.js';
 import { NodeHandle } from '../../src/ingest/node.js';
 
 const log = pino({ level: 'silent' });
@@ -70,6 +70,19 @@ for (const backend of BACKENDS) {
       assert.ok(batches.length >= 5, `${batches.length} batches`);
       for (const b of batches) assert.ok(b.rows === 1 || b.bytes <= MAX_BATCH_BYTES, JSON.stringify(b));
       assert.ok(batches.some((b) => b.rows === 1 && b.bytes > MAX_BATCH_BYTES));
+    });
+
+    it('writes a backlog in larger batches: BACKLOG_BATCH_FACTOR × DB_BATCH_SIZE while that many wait, never more', async () => {
+      const { db, batches } = recording(created.db);
+      const writer = new BatchWriter(db, { batchSize: 10, saveLatencyMs: 5, maxWriters: 1, bufferMaxRows: 100_000, bufferMaxBytes: 1e9 }, createMetrics(), log, () => {});
+      const id = await insertConnection(created.db, { ipAddr: 'test', audit: false, envelopeId: null });
+      const node = new NodeHandle('test', false, null, id);
+      const backlog = BACKLOG_BATCH_FACTOR * 10;
+      // The tenth message starts a batch of ten; the rest wait behind it, a backlog of more than `backlog`.
+      for (let i = 0; i < 10 + backlog + 5; i++) writer.enqueue(node, { createdAt: '2021-06-23 01:02:03.000000', logs: `{"msg":"backlog","n":${i}}`, msg: 'backlog' });
+      await writer.drain(30_000);
+      assert.equal(writer.stored, 10 + backlog + 5);
+      assert.deepEqual(batches.map((b) => b.rows), [10, backlog, 5]);
     });
 
     it('written messages kept in memory (item 7): once written, no message stays reachable from the writer', async () => {
