@@ -94,11 +94,16 @@ function connectedAt(truth: GroundTruth, t: number): string[] {
     .map((node) => node.peer_id).sort();
 }
 
-function uptimePct(node: TruthNode, start: number, end: number): number {
+/**
+ * The node's uptime over [start, end] with each session opening at `opened`: the server stamps a session
+ * when it accepts the handshake, which lies between the node's dial and its open event (a round trip, long
+ * on a loaded machine), so the server's figure lies between the two.
+ */
+function uptimePct(node: TruthNode, start: number, end: number, opened: 'dialed_at' | 'connected_at'): number {
   let covered = 0;
   for (const s of node.sessions) {
     if (s.announced_at === null) continue;
-    const from = Math.max(start, Date.parse(s.connected_at));
+    const from = Math.max(start, Date.parse(s[opened]));
     const to = Math.min(end, s.disconnected_at === null ? end : Date.parse(s.disconnected_at));
     if (to > from) covered += to - from;
   }
@@ -308,7 +313,10 @@ for (const backend of BACKENDS) {
           // The server stores the end when its socket closes: after the close handshake (a round trip more, through the splitter too).
           near(ms(s.disconnected_at), Date.parse(announced[j].disconnected_at!), 2 * tolerance, `${node.name}: session ${j} closed`);
         });
-        near(history.uptime_pct, uptimePct(node, runStart, runEnd), 1, `${node.name}: uptime %`);
+        // Within 1 point of the span the handshakes leave open (CI once saw 67.2 against 66.12 from the open events alone).
+        const uptimeLow = uptimePct(node, runStart, runEnd, 'connected_at');
+        const uptimeHigh = uptimePct(node, runStart, runEnd, 'dialed_at');
+        assert.ok(history.uptime_pct >= uptimeLow - 1 && history.uptime_pct <= uptimeHigh + 1, `${node.name}: uptime % ${history.uptime_pct}, expected ${uptimeLow}…${uptimeHigh} ± 1`);
         const mine = x.delays.filter((d) => d.peer === node.peer_id).map((d) => d.delay);
         assert.equal(history.propagation.blocks_seen, mine.length, `${node.name}: propagation blocks_seen`);
         near(history.propagation.mean_ms, mine.reduce((a, b) => a + b, 0) / mine.length, tolerance, `${node.name}: propagation mean`);
