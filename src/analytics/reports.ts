@@ -238,11 +238,9 @@ export async function propagationReport(
   }
   const arrivals = ids.length;
   const counts = new Array<number>(HISTOGRAM_BINS + 1).fill(0);
-  const all = new Int32Array(arrivals);
   const connectionIndex = new Map<number, number>();
   const arrivalConnection = new Int32Array(arrivals);
   for (let i = 0; i < arrivals; i++) {
-    all[i] = delays[i];
     counts[histogramBin(delays[i])]++;
     let index = connectionIndex.get(ids[i]);
     if (index === undefined) connectionIndex.set(ids[i], (index = connectionIndex.size));
@@ -288,7 +286,7 @@ export async function propagationReport(
     };
   });
   entries.sort(nodeComparator(sort, descending));
-  return { blocks: blocks.length, arrivals, percentiles_ms: percentilesOfIntegers(all), histogram: histogramOf(counts), nodes: entries };
+  return { blocks: blocks.length, arrivals, percentiles_ms: percentilesOfIntegers(delays), histogram: histogramOf(counts), nodes: entries };
 }
 
 /** Orders by `sort` (nulls last either way), then by peer id. */

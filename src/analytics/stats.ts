@@ -28,7 +28,7 @@ export const COUNTING_RANGE = 1 << 20;
  * COUNTING_RANGE (delays in ms: an hour of 600,000 delays is counted in a few ms, where sorting them took
  * 50–70 ms here), else a sorted copy. `values` is left as it is.
  */
-export function percentilesOfIntegers(values: Int32Array): Percentiles {
+export function percentilesOfIntegers(values: ArrayLike<number>): Percentiles {
   const n = values.length;
   if (n === 0) return { p50: null, p90: null, p99: null, max: null };
   let min = values[0];
