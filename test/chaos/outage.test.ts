@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { createPostgresDatabase } from '../helpers/backends.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { waitFor } from '../helpers/server.js';
+import { waitFor, testSettings } from '../helpers/server.js';
 import { connectNode, type TestNode } from '../helpers/fixtures.js';
-import { parseSettings } from '../../src/config/settings.js';
 import { startServer } from '../../src/server.js';
 import { PostgresDatabase } from '../../src/storage/postgres.js';
 
@@ -23,7 +22,7 @@ describe('database outage', () => {
     const url = new URL(database.url);
     url.port = String(proxy.port);
     url.hostname = '127.0.0.1';
-    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url.toString(), LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '50', CLIENT_TIMEOUT_S: '30', SPOOL_DIR: '' });
+    const settings = testSettings({ DATABASE_URL: url.toString(), DB_SAVE_LATENCY_MS: '50', CLIENT_TIMEOUT_S: '30' });
     const server = await startServer(settings, pino({ level: 'silent' }));
     // The test reads the database directly, not through the proxy it cuts.
     const direct = new PostgresDatabase({ url: database.url, poolSize: 2, maxWriters: 1 });

@@ -12,11 +12,18 @@ export interface TestServer extends RunningServer {
   dispose(): Promise<void>;
 }
 
+/**
+ * Settings of a server started by a test: on a free loopback port, silent, and without a disk spool unless
+ * the test names one (SPOOL_DIR): tests run side by side, and two servers on the default folder meet its lock.
+ */
+export function testSettings(env: Record<string, string> = {}): Settings {
+  return parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', SPOOL_DIR: '', ...env });
+}
+
 /** `options.clock`: the clock of partition maintenance and purge (default: the real one). */
 export async function startTestServer(backend: TestBackend, env: Record<string, string> = {}, options: Pick<StartOptions, 'clock'> = {}): Promise<TestServer> {
   const created = await backend.create();
-  // No disk spool unless the test gives one (SPOOL_DIR): tests run side by side, one folder each.
-  const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', SPOOL_DIR: '', ...env, ...(created.url ? { DATABASE_URL: created.url } : {}) });
+  const settings = testSettings({ DB_SAVE_LATENCY_MS: '20', ...env, ...(created.url ? { DATABASE_URL: created.url } : {}) });
   // PostgreSQL: the server opens its own pools (queries and ingestion apart), as in production.
   if (created.url) await created.db.close();
   const server = await startServer(settings, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), { ...options, ...(created.url ? {} : { db: created.db }) });

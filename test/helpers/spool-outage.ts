@@ -7,9 +7,8 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { createPostgresDatabase } from './backends.js';
 import { startTcpProxy } from './tcp-proxy.js';
-import { waitFor } from './server.js';
+import { testSettings, waitFor } from './server.js';
 import { connectNode, type TestNode } from './fixtures.js';
-import { parseSettings } from '../../src/config/settings.js';
 import { startServer } from '../../src/server.js';
 import { PostgresDatabase } from '../../src/storage/postgres.js';
 
@@ -51,11 +50,8 @@ export async function runSpoolOutage(run: OutageRun): Promise<OutageFigures> {
   const url = new URL(database.url);
   url.port = String(proxy.port);
   url.hostname = '127.0.0.1';
-  const settings = parseSettings({
-    PORT: '0',
-    HOST: '127.0.0.1',
+  const settings = testSettings({
     DATABASE_URL: url.toString(),
-    LOG_LEVEL: 'silent',
     DB_SAVE_LATENCY_MS: '50',
     CLIENT_TIMEOUT_S: '30',
     SPOOL_DIR: spoolDir,

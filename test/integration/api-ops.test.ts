@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import pg from 'pg';
 import { BACKENDS, createPostgresDatabase, type TestBackend } from '../helpers/backends.js';
-import { startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+import { startTestServer, waitFor, type TestServer, testSettings } from '../helpers/server.js';
 import { PostgresDatabase } from '../../src/storage/postgres.js';
 import { pino } from 'pino';
-import { parseSettings } from '../../src/config/settings.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { connectNode } from '../helpers/fixtures.js';
 import { api, connectedV1, ingest, TIME_RE, v1 } from '../helpers/api-support.js';
@@ -234,7 +233,7 @@ describe('query API: two servers sharing one database (postgres)', () => {
   let b: RunningServer;
   before(async () => {
     a = await startTestServer(BACKENDS.find((x) => x.name === 'postgres') as TestBackend);
-    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', SPOOL_DIR: '', DATABASE_URL: a.settings.databaseUrl as string });
+    const settings = testSettings({ DB_SAVE_LATENCY_MS: '20', DATABASE_URL: a.settings.databaseUrl as string });
     b = await startServer(settings, pino({ level: 'silent' }));
   });
   after(async () => {

@@ -3,10 +3,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { BACKENDS } from '../helpers/backends.js';
-import { startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+import { startTestServer, waitFor, type TestServer, testSettings } from '../helpers/server.js';
 import { connectNode } from '../helpers/fixtures.js';
 import { connectFeed, dataAtLeast, startNode, startTime, tsAgo } from '../helpers/feed-client.js';
-import { parseSettings } from '../../src/config/settings.js';
 import { startServer } from '../../src/server.js';
 import { PostgresDatabase } from '../../src/storage/postgres.js';
 import pg from 'pg';
@@ -257,7 +256,7 @@ describe('/feed on PostgreSQL: rows of other servers, stuck refreshes', () => {
 
   it('shows rows that another server stored', async () => {
     const viewerServer = await startTestServer(postgres, { CACHE_UPDATE_INTERVAL_MS: '100' });
-    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', SPOOL_DIR: '', DATABASE_URL: viewerServer.settings.databaseUrl as string });
+    const settings = testSettings({ DB_SAVE_LATENCY_MS: '20', DATABASE_URL: viewerServer.settings.databaseUrl as string });
     const ingestServer = await startServer(settings, pino({ level: 'silent' }), { db: new PostgresDatabase({ url: settings.databaseUrl as string, poolSize: 4, maxWriters: 1 }) });
     try {
       const peerId = `12D3KooWOtherServer${process.pid}`;

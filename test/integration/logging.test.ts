@@ -6,9 +6,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { BACKENDS, type TestBackend } from '../helpers/backends.js';
-import { waitFor } from '../helpers/server.js';
+import { waitFor, testSettings } from '../helpers/server.js';
 import { connectNode, v1Messages, v2SessionFrames } from '../helpers/fixtures.js';
-import { parseSettings, type Settings } from '../../src/config/settings.js';
+import type { Settings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/config/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { Collector } from '../helpers/log-collector.js';
@@ -26,7 +26,7 @@ interface LoggedServer {
 async function startLoggedServer(backend: TestBackend, env: Record<string, string> = {}, databaseUrl?: (url: string) => string): Promise<LoggedServer> {
   const created = await backend.create();
   const url = created.url && databaseUrl ? databaseUrl(created.url) : created.url;
-  const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LOG_FORMAT: 'json', DB_SAVE_LATENCY_MS: '20', SPOOL_DIR: '', ...env, ...(url ? { DATABASE_URL: url } : {}) });
+  const settings = testSettings({ LOG_LEVEL: 'info', LOG_FORMAT: 'json', DB_SAVE_LATENCY_MS: '20', ...env, ...(url ? { DATABASE_URL: url } : {}) });
   if (created.url) await created.db.close();
   const out = new Collector();
   const server = await startServer(settings, createLogger(settings, out), created.url ? {} : { db: created.db });

@@ -7,10 +7,10 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { pino } from 'pino';
 import { ADMIN_URL, createPostgresDatabase } from '../helpers/backends.js';
-import { parseSettings } from '../../src/config/settings.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { EmbeddedDatabase } from '../../src/storage/embedded.js';
+import { testSettings } from '../helpers/server.js';
 
 interface LogLine {
   level: number;
@@ -61,7 +61,7 @@ describe('/ready while the database is unavailable, #10', () => {
     const database = await createPostgresDatabase();
     const name = new URL(database.url).pathname.slice(1);
     const { log, lines } = capturingLogger();
-    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SPOOL_DIR: '', DATABASE_URL: database.url, CACHE_UPDATE_INTERVAL_MS: '60000' });
+    const settings = testSettings({ LOG_LEVEL: 'info', DATABASE_URL: database.url, CACHE_UPDATE_INTERVAL_MS: '60000' });
     const server = await startServer(settings, log);
     try {
       assert.equal((await probe(server)).status, 200);
@@ -91,7 +91,7 @@ describe('/ready while the database is unavailable, #10', () => {
   it('#10 embedded: a closed database answers "database unavailable"; the detail is logged once', async () => {
     const db = await EmbeddedDatabase.open(null);
     const { log, lines } = capturingLogger();
-    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SPOOL_DIR: '', CACHE_UPDATE_INTERVAL_MS: '60000' });
+    const settings = testSettings({ LOG_LEVEL: 'info', CACHE_UPDATE_INTERVAL_MS: '60000' });
     const server = await startServer(settings, log, { db });
     try {
       assert.equal((await probe(server)).status, 200);

@@ -5,10 +5,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { parseSettings } from '../../src/config/settings.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createPostgresDatabase } from '../helpers/backends.js';
-import { waitFor } from '../helpers/server.js';
+import { waitFor, testSettings } from '../helpers/server.js';
 import { connectNode, type TestNode } from '../helpers/fixtures.js';
 import { connectFeed, startTime, tsAgo } from '../helpers/feed-client.js';
 import { startReplica, type Replica } from '../helpers/replica.js';
@@ -33,7 +32,7 @@ describe('DATABASE_READ_URL on a streaming replica', () => {
     database = await createPostgresDatabase();
     replica = await startReplica();
     const name = new URL(database.url).pathname.slice(1);
-    const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', CACHE_UPDATE_INTERVAL_MS: '100', DATABASE_URL: database.url, DATABASE_READ_URL: replica.url(name), SPOOL_DIR: '' });
+    const settings = testSettings({ DB_SAVE_LATENCY_MS: '20', CACHE_UPDATE_INTERVAL_MS: '100', DATABASE_URL: database.url, DATABASE_READ_URL: replica.url(name) });
     server = await startServer(settings, pino({ level: 'silent' }));
     node = await connectNode(`ws://127.0.0.1:${server.port}/`);
     await node.send(JSON.stringify({ msg: 'system.connected', network_id: PEER, name: 'replica', chain: 'Replica', ts: tsAgo(60_000) }));

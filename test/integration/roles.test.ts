@@ -6,14 +6,14 @@ import { pino } from 'pino';
 import { parseSettings } from '../../src/config/settings.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createPostgresDatabase } from '../helpers/backends.js';
-import { waitFor } from '../helpers/server.js';
+import { waitFor, testSettings } from '../helpers/server.js';
 import { handshake, refusal } from '../helpers/handshake.js';
 import { connectNode } from '../helpers/fixtures.js';
 
 const PEER = `12D3KooWRoles${process.pid}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
 
 async function start(url: string, role: string): Promise<RunningServer> {
-  const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DB_SAVE_LATENCY_MS: '20', DATABASE_URL: url, ROLE: role, SPOOL_DIR: '' });
+  const settings = testSettings({ DB_SAVE_LATENCY_MS: '20', DATABASE_URL: url, ROLE: role });
   return startServer(settings, pino({ level: 'silent' }));
 }
 

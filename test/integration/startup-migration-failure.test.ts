@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { pino } from 'pino';
 import { createPostgresDatabase } from '../helpers/backends.js';
-import { parseSettings } from '../../src/config/settings.js';
 import { startServer } from '../../src/server.js';
 import { PostgresDatabase } from '../../src/storage/postgres.js';
 import { migrate, MIGRATION_TABLE } from '../../src/storage/migrate.js';
 import { isConnectionError } from '../../src/storage/connection-errors.js';
 import { describeStartupFailure } from '../../src/startup.js';
+import { testSettings } from '../helpers/server.js';
 
 describe('start-up when a migration fails (postgres)', () => {
   it('a changed checksum of an applied migration stops start-up with a one-line message, without retrying', { timeout: 60_000 }, async () => {
@@ -21,7 +21,7 @@ describe('start-up when a migration fails (postgres)', () => {
       await migrate(db);
       // As if migration 1 had been edited after this database applied it (the repository's files stay as they are).
       await db.query(`UPDATE ${MIGRATION_TABLE} SET md5 = 'edited-after-it-was-applied' WHERE version = 1`);
-      const settings = parseSettings({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, LOG_LEVEL: 'silent', SPOOL_DIR: '' });
+      const settings = testSettings({ DATABASE_URL: database.url });
       const warnings: string[] = [];
       const log = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line); } });
       const error = await startServer(settings, log).then(
